@@ -1,0 +1,75 @@
+#include "common/time.h"
+
+#include <fmt/format.h>
+
+#include <charconv>
+
+namespace edgeprov {
+
+using namespace std::chrono;
+
+std::string to_rfc3339(SystemTime t, bool with_millis) {
+  const auto ms = floor<milliseconds>(t);
+  const auto day = floor<days>(ms);
+  const year_month_day ymd{day};
+  const hh_mm_ss hms{ms - day};
+  std::string out = fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}", static_cast<int>(ymd.year()),
+                                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
+                                hms.hours().count(), hms.minutes().count(), hms.seconds().count());
+  if (with_millis) out += fmt::format(".{:03}", hms.subseconds().count());
+  out += 'Z';
+  return out;
+}
+
+namespace {
+bool read_int(std::string_view text, std::size_t pos, std::size_t len, int& out) {
+  if (pos + len > text.size()) return false;
+  for (std::size_t i = pos; i < pos + len; ++i)
+    if (text[i] < '0' || text[i] > '9') return false;
+  std::from_chars(text.data() + pos, text.data() + pos + len, out);
+  return true;
+}
+}  // namespace
+
+std::optional<SystemTime> parse_rfc3339(std::string_view s) {
+  int y, mo, d, h, mi, sec;
+  if (!read_int(s, 0, 4, y) || s.size() < 20 || s[4] != '-' || !read_int(s, 5, 2, mo) || s[7] != '-' ||
+      !read_int(s, 8, 2, d) || (s[10] != 'T' && s[10] != 't') || !read_int(s, 11, 2, h) ||
+      s[13] != ':' || !read_int(s, 14, 2, mi) || s[16] != ':' || !read_int(s, 17, 2, sec))
+    return std::nullopt;
+  const year_month_day ymd{year{y}, month{static_cast<unsigned>(mo)}, day{static_cast<unsigned>(d)}};
+  if (!ymd.ok() || h > 23 || mi > 59 || sec > 60) return std::nullopt;
+  std::size_t pos = 19;
+  nanoseconds frac{0};
+  if (pos < s.size() && s[pos] == '.') {
+    ++pos;
+    std::size_t digits = 0;
+    long long value = 0;
+    while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') {
+      if (digits < 9) value = value * 10 + (s[pos] - '0'), ++digits;
+      ++pos;
+    }
+    if (digits == 0) return std::nullopt;
+    for (std::size_t i = digits; i < 9; ++i) value *= 10;
+    frac = nanoseconds{value};
+  }
+  minutes offset{0};
+  if (pos < s.size() && (s[pos] == 'Z' || s[pos] == 'z')) {
+    ++pos;
+  } else if (pos < s.size() && (s[pos] == '+' || s[pos] == '-')) {
+    int oh, om;
+    if (!read_int(s, pos + 1, 2, oh) || pos + 3 >= s.size() || s[pos + 3] != ':' ||
+        !read_int(s, pos + 4, 2, om) || oh > 23 || om > 59)
+      return std::nullopt;
+    offset = hours{oh} + minutes{om};
+    if (s[pos] == '-') offset = -offset;
+    pos += 6;
+  } else {
+    return std::nullopt;
+  }
+  if (pos != s.size()) return std::nullopt;
+  const auto local = sys_days{ymd} + hours{h} + minutes{mi} + seconds{sec} + frac;
+  return time_point_cast<system_clock::duration>(local - offset);
+}
+
+}  // namespace edgeprov

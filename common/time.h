@@ -1,0 +1,17 @@
+// common/time.h — RFC 3339 UTC timestamps, the only time format on the wire and in `status`.
+#pragma once
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace edgeprov {
+
+using SystemTime = std::chrono::system_clock::time_point;
+
+// "2026-11-29T04:31:10Z" (whole seconds) or with `millis`, "2026-11-29T04:31:10.123Z".
+std::string to_rfc3339(SystemTime t, bool millis = false);
+// Accepts "YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)"; anything else is std::nullopt.
+std::optional<SystemTime> parse_rfc3339(std::string_view text);
+
+}  // namespace edgeprov

@@ -1,0 +1,66 @@
+// ipc/dispatcher.h — the method registry of the local API: each method declares who may call it, and
+// the dispatcher enforces that before the handler runs. No sockets here: the server feeds it decoded
+// requests and the peer's OS identity; tests feed it directly.
+#pragma once
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include <nlohmann/json.hpp>
+
+#include "ipc/jsonrpc.h"
+#include "ipc/peer.h"
+
+namespace edgeprov::ipc {
+
+enum class Access {
+  local_user,  // any local caller that can open the endpoint
+  admin,       // root / the configured group on POSIX; SYSTEM / Administrators on Windows
+};
+
+// Lets a handler push notifications to the connection a call came from (`subscribe`).
+class NotificationSink {
+ public:
+  virtual ~NotificationSink() = default;
+  // Queues `{"jsonrpc":"2.0","method":…,"params":…}` on the connection; false once it is closed.
+  // Safe to call from any thread.
+  virtual bool notify(std::string_view method, const nlohmann::json& params) = 0;
+};
+
+struct Call {
+  std::string method;
+  nlohmann::json params;
+  Peer peer;
+  std::weak_ptr<NotificationSink> sink;  // expired once the connection closes
+};
+
+using Outcome = std::variant<nlohmann::json, RpcError>;  // result or error
+using Reply = std::function<void(Outcome)>;              // call exactly once; from any thread
+
+using SyncMethod = std::function<nlohmann::json(const Call&)>;  // may throw RpcError
+using AsyncMethod = std::function<void(Call, Reply)>;         // may throw RpcError before replying
+
+class Dispatcher {
+ public:
+  void add(std::string name, Access access, SyncMethod method);
+  void add_async(std::string name, Access access, AsyncMethod method);
+
+  // Authorization, lookup, invalid params and exceptions turned into JSON-RPC errors.
+  // `reply` is called exactly once (possibly later, from another thread, for async methods).
+  void dispatch(Call call, Reply reply) const;
+
+  bool has(std::string_view name) const;
+  std::optional<Access> access_of(std::string_view name) const;
+
+ private:
+  struct Entry {
+    Access access;
+    AsyncMethod method;
+  };
+  std::map<std::string, Entry, std::less<>> methods_;
+};
+
+}  // namespace edgeprov::ipc
