@@ -20,6 +20,7 @@ using Runner = std::function<int()>;  // returns the process exit code (ctl/exit
 
 void add_status_command(CLI::App& app, const GlobalOptions& global, Runner& run);
 void add_version_command(CLI::App& app, const GlobalOptions& global, Runner& run);
+void add_logs_command(CLI::App& app, const GlobalOptions& global, Runner& run);
 void add_init_command(CLI::App& app, const GlobalOptions& global, Runner& run);
 void add_tpm_command(CLI::App& app, const GlobalOptions& global, Runner& run);
 

@@ -1,0 +1,61 @@
+#include "ctl/connection.h"
+
+#include <fstream>
+#include <iostream>
+
+#include "ctl/exit_codes.h"
+#include "edge-config/config.h"
+#include "ipc/client.h"
+
+namespace edgeprov::ctl {
+
+std::filesystem::path config_file(const GlobalOptions& global) {
+  return global.config_file.empty() ? config::defaults().config_file
+                                    : std::filesystem::path(global.config_file);
+}
+
+std::string resolve_endpoint(const GlobalOptions& global) {
+  if (!global.endpoint.empty()) return global.endpoint;
+  const auto file = config_file(global);
+  // The configuration may be readable by the service's account only (it can hold a symmetric key):
+  // then the platform default is the best guess, and --endpoint the way to say otherwise.
+  if (std::ifstream probe(file); !probe) return config::defaults().ipc_endpoint;
+  return config::load(file).ipc.endpoint;
+}
+
+std::variant<nlohmann::json, int> call_service(const GlobalOptions& global, std::string_view method,
+                                               const nlohmann::json& params) {
+  std::string endpoint;
+  try {
+    endpoint = resolve_endpoint(global);
+  } catch (const config::ConfigError& e) {
+    std::cerr << "edgeprovctl: cannot take the endpoint from the configuration: " << e.what()
+              << "\n  (or pass --endpoint)\n";
+    return exit_code::config_error;
+  }
+  try {
+    ipc::Client client(endpoint);
+    return client.call(method, params);
+  } catch (const ipc::ClientError& e) {
+    switch (e.kind()) {
+      case ipc::ClientError::Kind::unreachable:
+        std::cerr << "edgeprovctl: " << e.what() << "\n  " << start_service_hint(config_file(global)) << "\n";
+        return exit_code::unreachable;
+      case ipc::ClientError::Kind::rpc:
+        if (e.rpc_error() && e.rpc_error()->code == ipc::errc::unauthorized) {
+          std::cerr << "edgeprovctl: " << method << ": " << e.rpc_error()->message
+                    << "\n  " << admin_hint() << "\n";
+          return exit_code::unauthorized;
+        }
+        std::cerr << "edgeprovctl: " << method << ": " << e.what() << "\n";
+        return exit_code::failure;
+      case ipc::ClientError::Kind::timeout:
+      case ipc::ClientError::Kind::protocol:
+        break;
+    }
+    std::cerr << "edgeprovctl: " << method << " at " << endpoint << ": " << e.what() << "\n";
+    return exit_code::failure;
+  }
+}
+
+}  // namespace edgeprov::ctl

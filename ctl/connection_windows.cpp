@@ -1,0 +1,14 @@
+#include "ctl/connection.h"
+
+namespace edgeprov::ctl {
+
+std::string start_service_hint(const std::filesystem::path& config_file) {
+  return "is edgeprovd running? Start it with `Start-Service edgeprovd`, or in a console with "
+         "`edgeprovd --console --config \"" + config_file.string() + "\"`";
+}
+
+std::string admin_hint() {
+  return "run it from an elevated prompt (Run as administrator) or as LocalSystem";
+}
+
+}  // namespace edgeprov::ctl

@@ -1,0 +1,69 @@
+#include "service/daemon.h"
+
+#include <boost/asio/post.hpp>
+#include <spdlog/spdlog.h>
+
+#include "service/build_info.h"
+
+namespace edgeprov::service {
+
+namespace {
+
+StatusSnapshot initial_snapshot(const config::Config& config) {
+  StatusSnapshot s;
+  s.state = State::starting;
+  s.since = std::chrono::system_clock::now();
+  s.provisioning = settings_from(config);
+  // The TPM is not probed by this version: what it would say stays null (docs/edgeprovd.md).
+  s.tpm.tcti = config.tpm.tcti;
+  return s;
+}
+
+ipc::ServerOptions server_options(const config::Config& config, ipc::AdminPolicy admin_policy) {
+  ipc::ServerOptions options;
+  options.endpoint = config.ipc.endpoint;
+  options.admin_policy = admin_policy;
+  return options;
+}
+
+}  // namespace
+
+Daemon::Daemon(config::Config config, Logging& logging, ipc::AdminPolicy admin_policy)
+    : config_(std::move(config)),
+      status_(initial_snapshot(config_)),
+      methods_{.status = status_, .logging = logging, .started = std::chrono::steady_clock::now()},
+      server_(io_, server_options(config_, admin_policy), dispatcher_) {
+  register_methods(dispatcher_, methods_);
+}
+
+Daemon::~Daemon() { server_.stop(); }
+
+void Daemon::start() {
+  const auto& p = config_.provisioning;
+  spdlog::info("edgeprovd {} starting: config {}, endpoint {}, id scope {}, attestation {}, transport {}, tcti {}",
+               build_info().version, config_.source_file.string(), config_.ipc.endpoint, p.id_scope,
+               config::to_string(p.attestation.method), config::to_string(config_.dps.transport),
+               config_.tpm.tcti);
+  server_.start();
+  spdlog::info("listening on {}", config_.ipc.endpoint);
+  // Provisioning is not started by this version: the service reports its settings and waits.
+  status_.enter(State::unprovisioned, std::chrono::system_clock::now());
+  spdlog::info("state: {}", to_string(State::unprovisioned));
+}
+
+void Daemon::run() { io_.run(); }
+
+void Daemon::request_stop() {
+  boost::asio::post(io_, [this] {
+    if (stopping_) return;
+    stopping_ = true;
+    spdlog::info("stopping: closing {}", config_.ipc.endpoint);
+    server_.stop();
+    // Connections are closed and nothing else runs on this context: end run() without waiting for
+    // handlers of closed sockets.
+    io_.stop();
+    spdlog::info("stopped");
+  });
+}
+
+}  // namespace edgeprov::service

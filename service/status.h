@@ -1,0 +1,113 @@
+// service/status.h — what `status` reports: the snapshot of the provisioning state and its JSON form.
+// The snapshot is replaced whole under a lock and read as an immutable copy, so `status` never waits on
+// the TPM, the network or a state transition in progress. No secret is ever part of it.
+#pragma once
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "common/time.h"
+#include "edge-config/config.h"
+
+namespace edgeprov::service {
+
+// `unprovisioned`: the service runs and listens, but has made no provisioning attempt.
+enum class State { starting, unprovisioned, provisioning, provisioned, retrying, failed };
+std::string_view to_string(State state);
+
+enum class Source { dps, cache };
+std::string_view to_string(Source source);
+
+// The provisioning settings in effect, as configured (never a key).
+struct ProvisioningSettings {
+  std::string global_endpoint;
+  std::string id_scope;
+  std::optional<std::string> registration_id;  // null when it is derived (tpm) and not known yet
+  config::AttestationMethod attestation = config::AttestationMethod::tpm;
+  config::Transport transport = config::Transport::https;
+};
+ProvisioningSettings settings_from(const config::Config& config);
+
+struct Assignment {
+  std::string hub;
+  std::string device_id;
+  std::string substatus;  // DPS: initialAssignment, deviceDataMigrated, deviceDataReset, reprovisionedToInitialAssignment
+  SystemTime assigned_at;
+  nlohmann::json payload;  // null when DPS returned none
+};
+
+struct AttemptError {
+  std::string kind;  // "dps", "tpm", "network", "config"
+  std::optional<int> http_status;
+  std::optional<int> code;  // DPS errorCode or TPM return code
+  std::string message;
+};
+
+struct Attempt {
+  SystemTime at;
+  std::string outcome;  // "assigned", "error"
+  std::optional<AttemptError> error;
+};
+
+// What the service knows about the TPM. std::nullopt = not probed (yet): reported as null.
+struct TpmFacts {
+  std::optional<bool> available;
+  std::string tcti;
+  std::optional<std::string> registration_id;
+  std::optional<bool> auth_key_present;
+};
+
+struct StatusSnapshot {
+  State state = State::starting;
+  SystemTime since;  // when `state` was entered
+  std::optional<Source> source;
+  ProvisioningSettings provisioning;
+  std::optional<Assignment> assignment;
+  std::optional<Attempt> last_attempt;
+  std::optional<SystemTime> next_attempt_at;
+  unsigned attempts = 0;
+  TpmFacts tpm;
+};
+
+// Facts about the running process, taken at the moment of the call.
+struct ServiceInfo {
+  std::string version;
+  std::uint64_t pid = 0;
+  std::chrono::seconds uptime{0};
+};
+
+// The `status` result exactly as documented (docs/edgeprovd.md): absent values are null, times RFC 3339 UTC.
+nlohmann::json to_json(const StatusSnapshot& snapshot, const ServiceInfo& service);
+
+// Holds the current snapshot. Readers get an immutable copy that later updates never touch; writers
+// replace it whole. Safe from any thread.
+class StatusBoard {
+ public:
+  explicit StatusBoard(StatusSnapshot initial);
+  std::shared_ptr<const StatusSnapshot> current() const;
+  // Enters `state` now (sets `since`), applying `change` to a copy first when given.
+  template <typename Change>
+  void enter(State state, SystemTime now, Change&& change) {
+    std::lock_guard lock(mutex_);
+    auto next = std::make_shared<StatusSnapshot>(*current_);
+    change(*next);
+    next->state = state;
+    next->since = now;
+    current_ = std::move(next);
+  }
+  void enter(State state, SystemTime now) {
+    enter(state, now, [](StatusSnapshot&) {});
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::shared_ptr<const StatusSnapshot> current_;
+};
+
+}  // namespace edgeprov::service
