@@ -36,7 +36,12 @@ Daemon::Daemon(config::Config config, Logging& logging, ipc::AdminPolicy admin_p
   register_methods(dispatcher_, methods_);
 }
 
-Daemon::~Daemon() { server_.stop(); }
+Daemon::~Daemon() {
+  // run() has returned or never ran: with the context stopped, the server closes here and now instead
+  // of handing the work to an I/O thread that is not there.
+  io_.stop();
+  server_.stop();
+}
 
 void Daemon::start() {
   const auto& p = config_.provisioning;
@@ -45,10 +50,9 @@ void Daemon::start() {
                config::to_string(p.attestation.method), config::to_string(config_.dps.transport),
                config_.tpm.tcti);
   server_.start();
-  spdlog::info("listening on {}", config_.ipc.endpoint);
   // Provisioning is not started by this version: the service reports its settings and waits.
   status_.enter(State::unprovisioned, std::chrono::system_clock::now());
-  spdlog::info("state: {}", to_string(State::unprovisioned));
+  spdlog::info("ready on {}: state {}", config_.ipc.endpoint, to_string(State::unprovisioned));
 }
 
 void Daemon::run() { io_.run(); }

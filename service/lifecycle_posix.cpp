@@ -94,7 +94,7 @@ int run(const LaunchOptions& options) {
   boost::asio::signal_set signals(daemon.io(), SIGTERM, SIGINT);
   signals.async_wait([&daemon](const boost::system::error_code& ec, int signal_number) {
     if (ec) return;
-    spdlog::info("received {}: shutting down", ::sigabbrev_np(signal_number));
+    spdlog::info("received SIG{}: shutting down", ::sigabbrev_np(signal_number));
     ::sd_notify(0, "STOPPING=1");
     daemon.request_stop();
   });

@@ -134,6 +134,16 @@ TEST_CASE("edgeprovctl finds the endpoint in the configuration file given with -
   CHECK(parse_json_output(r)["provisioning"]["idScope"] == "0ne00000A0A");
 }
 
+TEST_CASE("edgeprovctl exits 6 when the configuration it should take the endpoint from is invalid") {
+  TempDir dir;
+  const auto file = dir / "config.toml";
+  write_file(file, "[provisioning]\nsource = \"dps\"\n");
+  const auto r = run_ctl({"--config", file.string(), "status"});
+  CHECK(r.status.code == 6);
+  CHECK_THAT(r.output, ContainsSubstring(file.string()));
+  CHECK_THAT(r.output, ContainsSubstring("--endpoint"));
+}
+
 TEST_CASE("edgeprovctl version shows the client's and the service's build") {
   DaemonFixture daemon;
   const auto& build = service::build_info();
@@ -254,7 +264,7 @@ TEST_CASE("root reads the service's logs, which never contain the symmetric key"
   INFO(logs.output);
   CHECK(logs.status.code == 0);
   CHECK_THAT(logs.output, ContainsSubstring("edgeprovd " + service::build_info().version + " starting"));
-  CHECK_THAT(logs.output, ContainsSubstring("listening on " + daemon.socket().string()));
+  CHECK_THAT(logs.output, ContainsSubstring("ready on " + daemon.socket().string() + ": state unprovisioned"));
   CHECK_THAT(logs.output, !ContainsSubstring(demo_symmetric_key));
 
   const json entries = parse_json_output(daemon.ctl({"logs", "--json", "--lines", "2"}))["entries"];
@@ -275,7 +285,7 @@ TEST_CASE("logs go to the file of [edgeprov.log] file too") {
     return tpm_config(dir) + "file = \"" + (dir / "log" / "edgeprovd.log").string() + "\"\n";
   });
   // The [edgeprov.log] table is the last one of tpm_config, so the key above lands in it.
-  CHECK_THAT(read_file(daemon.dir() / "log" / "edgeprovd.log"), ContainsSubstring("listening on"));
+  CHECK_THAT(read_file(daemon.dir() / "log" / "edgeprovd.log"), ContainsSubstring("ready on"));
 }
 
 TEST_CASE("SIGTERM stops the service cleanly and removes its socket") {
@@ -336,9 +346,11 @@ TEST_CASE("a bad configuration stops edgeprovd with the file, line and fix") {
                      seconds(10));
   INFO(r.output);
   CHECK(r.status.code == 78);
-  CHECK_THAT(r.output, ContainsSubstring(file.string()));
-  CHECK_THAT(r.output, ContainsSubstring("6"));
-  CHECK_THAT(r.output, ContainsSubstring("magic"));
+  // The message is the configuration error as is: "<file>:<line>: <key>: <problem> — <fix>".
+  CHECK_THAT(r.output, ContainsSubstring(file.string() + ":6: provisioning.attestation.method"));
+  CHECK_THAT(r.output, ContainsSubstring("\"magic\""));
+  CHECK_THAT(r.output, ContainsSubstring("\"tpm\""));
+  CHECK_FALSE(fs::exists(dir / "edgeprov.sock"));
 }
 
 TEST_CASE("a missing configuration file stops edgeprovd and names the file") {
@@ -347,5 +359,5 @@ TEST_CASE("a missing configuration file stops edgeprovd and names the file") {
                                              (dir / "absent.toml").string()}},
                      seconds(10));
   CHECK(r.status.code == 78);
-  CHECK_THAT(r.output, ContainsSubstring("absent.toml"));
+  CHECK_THAT(r.output, ContainsSubstring((dir / "absent.toml").string()));
 }
