@@ -13,8 +13,10 @@ namespace {
 
 // A TOML basic string with every escape TOML needs, formatted by toml++ rather than by hand.
 std::string quoted(const std::string& text) {
+  // Basic "…" strings as aziot writes them, never '…' literals; UTF-8 stays UTF-8.
   std::ostringstream out;
-  out << toml::value<std::string>(text);
+  const toml::value<std::string> value(text);
+  out << toml::toml_formatter(value, toml::format_flags::allow_unicode_strings);
   return out.str();
 }
 
