@@ -112,8 +112,8 @@ Config write_config(const std::filesystem::path& file, const InitOptions& option
   try {
     parse(text, file);  // nothing invalid reaches the disk
   } catch (const ConfigError& e) {
-    // The line would be one of the text never written: name the key, which names the option.
-    throw ConfigError(e.file(), std::nullopt, e.key(), e.problem() + " (nothing was written)", e.fix());
+    // The line would be one of a text never written: the key alone names the option at fault.
+    throw ConfigError(e.file(), std::nullopt, e.key(), e.problem(), e.fix());
   }
   write_file_atomically(file, text, holds_secret(options) ? FileAccess::owner_only : FileAccess::shared_readable,
                         replace);

@@ -34,7 +34,8 @@ std::string render_config(const InitOptions& options);
 // True when the rendered file holds a secret and must be readable by its owner (the service) only.
 bool holds_secret(const InitOptions& options);
 
-// Renders, validates (a ConfigError names the key that came from the bad option), writes atomically
+// Renders, validates (a ConfigError without a line names the key that came from the bad option; then
+// nothing is written), writes atomically
 // (owner-only when it holds a secret; FileExistsError unless `replace`) and loads the written file back
 // with load(), returning what the service will read.
 Config write_config(const std::filesystem::path& file, const InitOptions& options, bool replace);

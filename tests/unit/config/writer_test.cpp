@@ -160,7 +160,6 @@ TEST_CASE("invalid options write nothing and name the key at fault") {
     CHECK(e.key() == "edgeprov.dps.transport");
     CHECK_FALSE(e.line());
     CHECK_THAT(e.problem(), ContainsSubstring("DPS accepts TPM attestation over HTTPS only"));
-    CHECK_THAT(e.problem(), ContainsSubstring("nothing was written"));
   }
   CHECK_FALSE(fs::exists(file));
   CHECK(entries_in(dir.path()) == 0);
