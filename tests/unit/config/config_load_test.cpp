@@ -175,3 +175,18 @@ TEST_CASE("the names of methods, transports and modes are aziot's spellings") {
   CHECK(to_string(ReprovisioningMode::always_on_startup) == "AlwaysOnStartup");
   CHECK(to_string(ReprovisioningMode::on_error_only) == "OnErrorOnly");
 }
+
+TEST_CASE("every TOML example in docs/configuration.md loads") {
+  const std::string doc = edgeprov::test::read_file(edgeprov::test::source_dir() / "docs/configuration.md");
+  std::size_t examples = 0;
+  for (std::size_t at = doc.find("```toml\n"); at != std::string::npos; at = doc.find("```toml\n", at)) {
+    at += 8;
+    const std::size_t end = doc.find("```", at);
+    REQUIRE(end != std::string::npos);
+    const std::string example = doc.substr(at, end - at);
+    INFO(example);
+    CHECK_NOTHROW(parse(example, "docs/configuration.md"));
+    ++examples;
+  }
+  CHECK(examples == 2);
+}
