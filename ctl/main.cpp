@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.fallthrough();  // global options are accepted after the subcommand too: `status --json`
 
+  add_init_command(app, global, run);
   add_status_command(app, global, run);
   add_version_command(app, global, run);
   add_logs_command(app, global, run);

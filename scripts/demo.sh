@@ -25,28 +25,11 @@ trap cleanup EXIT INT TERM
 
 socket="$demo/edgeprov.sock"
 config="$demo/config.toml"
-# A TPM device of a demo DPS scope: the service reports these settings until provisioning runs.
-cat > "$config" <<TOML
-[provisioning]
-source = "dps"
-global_endpoint = "https://global.azure-devices-provisioning.net/"
-id_scope = "0ne00000DEM"
-
-[provisioning.attestation]
-method = "tpm"
-
-[tpm]
-tcti = "swtpm:host=127.0.0.1,port=2321"
-
-[edgeprov.ipc]
-endpoint = "$socket"
-
-[edgeprov.state]
-dir = "$demo/state"
-
-[edgeprov.log]
-level = "info"
-TOML
+# A TPM device of a demo DPS scope, configured the way an operator does it: the service reports these
+# settings until provisioning runs.
+echo "== edgeprovctl init"
+"$bin/edgeprovctl" --config "$config" --endpoint "$socket" init --scope-id 0ne00000DEM \
+  --tcti "swtpm:host=127.0.0.1,port=2321" --state-dir "$demo/state"
 mkdir -p "$demo/state"
 
 echo "== edgeprovd --config $config"
