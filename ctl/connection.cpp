@@ -43,8 +43,8 @@ std::variant<nlohmann::json, int> call_service(const GlobalOptions& global, std:
         return exit_code::unreachable;
       case ipc::ClientError::Kind::rpc:
         if (e.rpc_error() && e.rpc_error()->code == ipc::errc::unauthorized) {
-          std::cerr << "edgeprovctl: " << method << ": " << e.rpc_error()->message
-                    << "\n  " << admin_hint() << "\n";
+          // The service's message names the identity needed (root or the admin group; an elevated token).
+          std::cerr << "edgeprovctl: " << method << ": " << e.rpc_error()->message << "\n";
           return exit_code::unauthorized;
         }
         std::cerr << "edgeprovctl: " << method << ": " << e.what() << "\n";

@@ -26,7 +26,5 @@ std::variant<nlohmann::json, int> call_service(const GlobalOptions& global, std:
 
 // How to start the service on this platform (connection_posix.cpp / connection_windows.cpp).
 std::string start_service_hint(const std::filesystem::path& config_file);
-// Who may call admin-only methods on this platform.
-std::string admin_hint();
 
 }  // namespace edgeprov::ctl

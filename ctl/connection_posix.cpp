@@ -7,8 +7,4 @@ std::string start_service_hint(const std::filesystem::path& config_file) {
          "`edgeprovd --config " + config_file.string() + "`";
 }
 
-std::string admin_hint() {
-  return "run it as root (sudo), or as a member of the group named by [edgeprov.ipc] admin_group";
-}
-
 }  // namespace edgeprov::ctl

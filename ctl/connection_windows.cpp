@@ -7,8 +7,4 @@ std::string start_service_hint(const std::filesystem::path& config_file) {
          "`edgeprovd --console --config \"" + config_file.string() + "\"`";
 }
 
-std::string admin_hint() {
-  return "run it from an elevated prompt (Run as administrator) or as LocalSystem";
-}
-
 }  // namespace edgeprov::ctl
