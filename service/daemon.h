@@ -41,7 +41,6 @@ class Daemon {
 
   boost::asio::io_context& io() { return io_; }
   const config::Config& config() const { return config_; }
-  std::shared_ptr<const StatusSnapshot> status() const { return status_.current(); }
 
  private:
   config::Config config_;
