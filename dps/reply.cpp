@@ -117,7 +117,8 @@ Rejected unauthorized(int status, const json& body, const ReplyContext& context,
     case config::AttestationMethod::tpm:
       fix = context.attestation
                 ? "check that an individual enrollment exists for this registration id with this TPM's "
-                  "endorsement key (`edgeprovctl tpm info` prints both)"
+                  "endorsement key (`edgeprovctl tpm info` prints both) and that the device clock is right: the SAS "
+                  "token expires by it"
                 : "check that an enrollment exists for this registration id and that the device's credential "
                   "matches it";
       break;
