@@ -125,7 +125,7 @@ TEST_CASE("a Retry-After shorter than the backoff does not shorten it") {
   CHECK(next->next_attempt_at == at(1128));  // eighth failure: ceiling 256 s × 0.5
 }
 
-TEST_CASE("a random source out of range is clamped into [0, 1]") {
+TEST_CASE("a random source out of range is clamped between 0 and 1") {
   const auto high = schedule_after_failure({2, std::nullopt}, BackoffPolicy{}, at(0), RetryAfter{}, fixed(7.0));
   const auto low = schedule_after_failure({2, std::nullopt}, BackoffPolicy{}, at(0), RetryAfter{}, fixed(-3.0));
   REQUIRE(high);
@@ -192,7 +192,7 @@ TEST_CASE("a corrupt persisted schedule is refused, never trusted") {
   }
 }
 
-TEST_CASE("the seeded random source is reproducible and stays in [0, 1)") {
+TEST_CASE("the seeded random source is reproducible and stays at or above 0 and below 1") {
   auto a = seeded_unit_random(42), b = seeded_unit_random(42), c = seeded_unit_random(43);
   bool differs = false;
   for (int i = 0; i < 1000; ++i) {
