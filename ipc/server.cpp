@@ -293,8 +293,9 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
       : io_(io), options_(std::move(options)), dispatcher_(dispatcher) {}
 
   void start() {
-    listener_ = make_listener(io_, options_);
-    listener_->start();
+    auto listener = make_listener(io_, options_);
+    listener->start();
+    listener_ = std::move(listener);  // only a started listener needs stopping
     running_ = true;
     spdlog::info("ipc: listening on {}", options_.endpoint);
     accept();
@@ -315,6 +316,7 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
   }
 
   std::size_t count() const { return count_.load(); }
+  bool started() const { return listener_ != nullptr && !stopped_; }
   asio::io_context& io() { return io_; }
 
  private:
@@ -389,6 +391,7 @@ void Server::start() {
 }
 
 void Server::stop() {
+  if (!impl_->started()) return;
   asio::io_context& io = impl_->io();
   if (io.get_executor().running_in_this_thread() || io.stopped()) {
     impl_->stop();

@@ -54,7 +54,8 @@ class UnixStream final : public Stream {
   stream_protocol::socket socket_;
 };
 
-std::vector<std::uint32_t> kernel_groups(int fd) {
+// nullopt when the kernel cannot say (then the user database is asked instead).
+std::optional<std::vector<std::uint32_t>> kernel_groups(int fd) {
 #ifdef SO_PEERGROUPS
   // The peer's supplementary groups as the kernel holds them at connect time (Linux ≥ 4.13).
   std::vector<gid_t> groups(64);
@@ -62,7 +63,7 @@ std::vector<std::uint32_t> kernel_groups(int fd) {
     socklen_t length = static_cast<socklen_t>(groups.size() * sizeof(gid_t));
     if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups.data(), &length) == 0) {
       groups.resize(length / sizeof(gid_t));
-      return {groups.begin(), groups.end()};
+      return std::vector<std::uint32_t>(groups.begin(), groups.end());
     }
     if (errno != ERANGE) break;
     groups.resize(length / sizeof(gid_t) + 1);
@@ -70,7 +71,7 @@ std::vector<std::uint32_t> kernel_groups(int fd) {
 #else
   (void)fd;
 #endif
-  return {};
+  return std::nullopt;
 }
 
 Peer peer_of(int fd, const AdminPolicy& policy) {
@@ -93,8 +94,9 @@ Peer peer_of(int fd, const AdminPolicy& policy) {
   } else {
     peer.name = "uid " + std::to_string(credentials.uid);
   }
-  peer.supplementary_gids = kernel_groups(fd);
-  if (peer.supplementary_gids.empty() && found) {
+  if (auto groups = kernel_groups(fd)) {
+    peer.supplementary_gids = std::move(*groups);
+  } else if (found) {
     // Older kernels: the groups the user database gives this user (getgrouplist on its name).
     std::vector<gid_t> groups(64);
     int count = static_cast<int>(groups.size());
