@@ -26,11 +26,13 @@ class Stream {
   virtual void async_read_some(boost::asio::mutable_buffer buffer, Handler handler) = 0;
   virtual void async_write(boost::asio::const_buffer buffer, Handler handler) = 0;  // writes it all
   virtual void close() = 0;  // cancels pending operations; idempotent
+  // Who is on the other end, with Peer::admin decided by the platform's policy. Read it for every
+  // request: a leaf may only learn it once the first bytes arrived (Windows impersonation).
+  virtual const Peer& peer() const = 0;
 };
 
 struct Accepted {
   std::unique_ptr<Stream> stream;
-  Peer peer;  // with Peer::admin already decided by the platform's policy
 };
 
 class Listener {

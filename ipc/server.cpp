@@ -46,11 +46,10 @@ std::string describe(const Peer& peer) {
 
 class Connection : public NotificationSink, public std::enable_shared_from_this<Connection> {
  public:
-  Connection(std::unique_ptr<Stream> stream, Peer peer, const Dispatcher& dispatcher, const ServerOptions& options,
+  Connection(std::unique_ptr<Stream> stream, const Dispatcher& dispatcher, const ServerOptions& options,
              std::function<void(Connection*)> on_closed)
       : stream_(std::move(stream)),
         executor_(stream_->executor()),
-        peer_(std::move(peer)),
         dispatcher_(dispatcher),
         idle_timeout_(options.idle_timeout),
         max_message_(options.max_message),
@@ -100,7 +99,7 @@ class Connection : public NotificationSink, public std::enable_shared_from_this<
     if (closed_) return;
     if (ec) {
       // EOF after a client half-closed (`nc -N`, `socat`): answer what it asked, then close.
-      if (ec != asio::error::eof) spdlog::debug("ipc: read from {} failed: {}", describe(peer_), ec.message());
+      if (ec != asio::error::eof) spdlog::debug("ipc: read from {} failed: {}", describe(stream_->peer()), ec.message());
       close_after_flush();
       return;
     }
@@ -112,7 +111,7 @@ class Connection : public NotificationSink, public std::enable_shared_from_this<
     }
     if (framer_.overflowed() && !closing_) {
       spdlog::warn("ipc: {} sent a line over {} bytes; answering message_too_large and closing",
-                   describe(peer_), max_message_);
+                   describe(stream_->peer()), max_message_);
       push_answer(encode_error(nullptr, RpcError{errc::message_too_large,
                                                  "message exceeds the limit of " + std::to_string(max_message_) +
                                                      " bytes per line; the connection is closed",
@@ -132,7 +131,7 @@ class Connection : public NotificationSink, public std::enable_shared_from_this<
       return;
     }
     auto& request = std::get<Request>(decoded);
-    Call call{request.method, std::move(request.params), peer_, weak_from_this()};
+    Call call{request.method, std::move(request.params), stream_->peer(), weak_from_this()};
     if (!request.has_id) {
       // A notification: run it, never answer it (JSON-RPC 2.0 §4.1), not even with an error.
       dispatcher_.dispatch(std::move(call), [](Outcome) {});
@@ -193,7 +192,7 @@ class Connection : public NotificationSink, public std::enable_shared_from_this<
     outbox_ += bytes;
     if (outbox_.size() + writing_.size() > max_outbound_bytes) {
       spdlog::warn("ipc: {} does not read its messages ({} bytes waiting); closing the connection",
-                   describe(peer_), outbox_.size() + writing_.size());
+                   describe(stream_->peer()), outbox_.size() + writing_.size());
       close_now();
       return;
     }
@@ -215,7 +214,7 @@ class Connection : public NotificationSink, public std::enable_shared_from_this<
     writing_.clear();
     if (closed_) return;
     if (ec) {
-      spdlog::debug("ipc: write to {} failed: {}", describe(peer_), ec.message());
+      spdlog::debug("ipc: write to {} failed: {}", describe(stream_->peer()), ec.message());
       close_now();
       return;
     }
@@ -247,7 +246,7 @@ class Connection : public NotificationSink, public std::enable_shared_from_this<
     // A method still working on an answer (and a client able to take it) is not idleness.
     const bool awaiting_method = !pending_.empty() && !pending_.front() && !writing_in_progress_;
     if (idle_for >= idle_timeout_ && !awaiting_method) {
-      spdlog::debug("ipc: closing {} after {} s without a request", describe(peer_), idle_timeout_.count());
+      spdlog::debug("ipc: closing {} after {} s without a request", describe(stream_->peer()), idle_timeout_.count());
       close_now();
       return;
     }
@@ -265,7 +264,6 @@ class Connection : public NotificationSink, public std::enable_shared_from_this<
 
   std::unique_ptr<Stream> stream_;
   asio::any_io_executor executor_;
-  Peer peer_;
   const Dispatcher& dispatcher_;
   std::chrono::seconds idle_timeout_;
   std::size_t max_message_;
@@ -333,14 +331,16 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
 
   void admit(Accepted accepted) {
     if (count_.load() >= options_.max_connections) {
-      spdlog::warn("ipc: refusing {}: {} connections already open", describe(accepted.peer), count_.load());
+      spdlog::warn("ipc: refusing {}: {} connections already open", describe(accepted.stream->peer()),
+                   count_.load());
       reject(std::move(accepted.stream));
       return;
     }
-    spdlog::debug("ipc: connection from {}{}", describe(accepted.peer), accepted.peer.admin ? " (admin)" : "");
+    spdlog::debug("ipc: connection from {}{}", describe(accepted.stream->peer()),
+                  accepted.stream->peer().admin ? " (admin)" : "");
     ++count_;
     auto connection = std::make_shared<Connection>(
-        std::move(accepted.stream), std::move(accepted.peer), dispatcher_, options_,
+        std::move(accepted.stream), dispatcher_, options_,
         [weak = weak_from_this()](Connection* closed) {
           if (auto self = weak.lock()) {
             std::lock_guard lock(self->mutex_);

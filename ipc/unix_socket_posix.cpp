@@ -37,7 +37,7 @@ namespace fs = std::filesystem;
 
 class UnixStream final : public Stream {
  public:
-  explicit UnixStream(stream_protocol::socket socket) : socket_(std::move(socket)) {}
+  UnixStream(stream_protocol::socket socket, Peer peer) : socket_(std::move(socket)), peer_(std::move(peer)) {}
   asio::any_io_executor executor() override { return socket_.get_executor(); }
   void async_read_some(asio::mutable_buffer buffer, Handler handler) override {
     socket_.async_read_some(buffer, std::move(handler));
@@ -49,9 +49,11 @@ class UnixStream final : public Stream {
     error_code ignored;
     socket_.close(ignored);
   }
+  const Peer& peer() const override { return peer_; }
 
  private:
   stream_protocol::socket socket_;
+  Peer peer_;
 };
 
 // nullopt when the kernel cannot say (then the user database is asked instead).
@@ -204,7 +206,7 @@ class UnixListener final : public Listener {
             return;
           }
           Peer peer = peer_of(socket.native_handle(), policy);
-          handler(ec, Accepted{std::make_unique<UnixStream>(std::move(socket)), std::move(peer)});
+          handler(ec, Accepted{std::make_unique<UnixStream>(std::move(socket), std::move(peer))});
         });
   }
 
