@@ -24,8 +24,8 @@ std::string who(const Peer& peer) {
 
 RpcError unauthorized(const std::string& method, const Peer& peer) {
   std::string needed = peer.sid ? "run it from an elevated prompt (a member of Administrators) or as SYSTEM"
-                                : "run it as root (e.g. with sudo) or as a member of the admin group that "
-                                  "[edgeprov.ipc] configures";
+                                : "run it as root (e.g. with sudo) or as a member of the group set by "
+                                  "[edgeprov.ipc] admin_group";
   return RpcError{errc::unauthorized,
                   "method '" + method + "' is for administrators only and the caller is " + who(peer) + ": " +
                       needed,

@@ -218,6 +218,16 @@ TEST_CASE("requests pipelined in one write are answered in order, even when the 
   CHECK_FALSE(raw.line(300ms));  // nothing for the notification
 }
 
+TEST_CASE("a client that half-closes after its requests gets every answer, then EOF") {
+  Fixture fixture;
+  Raw raw(fixture.path());
+  raw.send(request(1, "slow", json{{"ms", 100}}) + request(2, "status"));
+  ::shutdown(raw.fd(), SHUT_WR);  // what `nc -N` and socat do once stdin ends
+  CHECK(raw.message()["result"] == "slow done");
+  CHECK(raw.message()["id"] == 2);
+  CHECK(raw.closed_within(5s));
+}
+
 TEST_CASE("requests split across writes at odd places and ended with CRLF are answered") {
   Fixture fixture;
   Raw raw(fixture.path());
