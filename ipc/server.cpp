@@ -288,7 +288,7 @@ class Connection : public NotificationSink, public std::enable_shared_from_this<
 class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
  public:
   Impl(asio::io_context& io, ServerOptions options, const Dispatcher& dispatcher)
-      : io_(io), options_(std::move(options)), dispatcher_(dispatcher) {}
+      : io_(io), options_(std::move(options)), dispatcher_(dispatcher), retry_timer_(io) {}
 
   void start() {
     auto listener = make_listener(io_, options_);
@@ -302,6 +302,7 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
   void stop() {
     if (!listener_ || stopped_.exchange(true)) return;
     running_ = false;
+    retry_timer_.cancel();
     listener_->stop();
     std::map<Connection*, std::weak_ptr<Connection>> connections;
     {
@@ -322,10 +323,20 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
     listener_->async_accept([weak = weak_from_this()](const error_code& ec, Accepted accepted) {
       auto self = weak.lock();
       if (!self || !self->running_) return;
-      if (!ec) self->admit(std::move(accepted));
-      else if (ec != asio::error::operation_aborted) spdlog::warn("ipc: accept failed: {}", ec.message());
-      // Transient accept failures (EMFILE, a client that vanished) must not end the accept loop.
-      self->accept();
+      if (!ec) {
+        self->admit(std::move(accepted));
+        self->accept();
+        return;
+      }
+      if (ec == asio::error::operation_aborted) return;
+      // Transient failures (out of file descriptors, a client that vanished) must not end the accept
+      // loop, nor spin it: try again shortly.
+      spdlog::warn("ipc: accepting a connection on {} failed: {}; retrying", self->options_.endpoint, ec.message());
+      self->retry_timer_.expires_after(std::chrono::milliseconds(100));
+      self->retry_timer_.async_wait([weak](const error_code& wait_error) {
+        auto self = weak.lock();
+        if (!wait_error && self && self->running_) self->accept();
+      });
     });
   }
 
@@ -367,6 +378,7 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
   ServerOptions options_;
   const Dispatcher& dispatcher_;
   std::unique_ptr<Listener> listener_;
+  asio::steady_timer retry_timer_;
   bool running_ = false;
   std::atomic<bool> stopped_{false};
   std::atomic<std::size_t> count_{0};
