@@ -2,7 +2,6 @@
 
 #include <charconv>
 #include <map>
-#include <mutex>
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
@@ -16,6 +15,8 @@
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
 #include <spdlog/spdlog.h>
+
+#include "dps/sigpipe.h"
 
 namespace edgeprov::dps {
 
@@ -203,7 +204,7 @@ class Listener : public mqtt::iaction_listener {
 class MqttTransport::Impl : public std::enable_shared_from_this<Impl> {
  public:
   Impl(asio::any_io_executor executor, MqttSettings settings)
-      : strand_(asio::make_strand(std::move(executor))), settings_(std::move(settings)) {
+      : strand_(asio::make_strand(std::move(executor))), settings_(std::move(settings)), connect_timer_(strand_) {
     if (settings_.client_version.empty()) settings_.client_version = EDGEPROV_VERSION;
   }
 
@@ -222,8 +223,6 @@ class MqttTransport::Impl : public std::enable_shared_from_this<Impl> {
     explicit Bridge(asio::strand<asio::any_io_executor> s) : strand(std::move(s)) {}
     asio::strand<asio::any_io_executor> strand;
     std::weak_ptr<Impl> impl;
-    std::mutex mutex;
-    std::string tls_error;  // what OpenSSL told Paho last (no secrets: OpenSSL never prints key material)
     std::unique_ptr<Listener> connect_listener, subscribe_listener;
 
     template <typename F>
@@ -288,6 +287,7 @@ class MqttTransport::Impl : public std::enable_shared_from_this<Impl> {
     asio::post(strand_, [self = shared_from_this()] {
       self->fail_all(self->closed_error("the transport was closed"));
       self->state_ = State::disconnected;
+      self->connect_timer_.cancel();
       try {
         if (self->client_ && self->client_->is_connected()) self->client_->disconnect();
       } catch (const mqtt::exception&) {
@@ -320,10 +320,6 @@ class MqttTransport::Impl : public std::enable_shared_from_this<Impl> {
     request.topic = operation_id ? operation_status_topic(rid, *operation_id) : register_topic(rid);
     request.body = std::move(body);
     request.handler = std::move(handler);
-    request.timer = std::make_unique<asio::steady_timer>(strand_, settings_.timeout);
-    request.timer->async_wait([self = shared_from_this(), rid](error_code ec) {
-      if (!ec) self->on_request_timeout(rid);
-    });
     requests_.emplace(rid, std::move(request));
     if (state_ == State::connected) {
       publish(rid);
@@ -334,10 +330,10 @@ class MqttTransport::Impl : public std::enable_shared_from_this<Impl> {
 
   void start_connect() {
     state_ = State::connecting;
-    {
-      std::lock_guard lock(bridge_->mutex);
-      bridge_->tls_error.clear();
-    }
+    connect_timer_.expires_after(settings_.timeout);
+    connect_timer_.async_wait([self = shared_from_this()](error_code ec) {
+      if (!ec) self->on_connect_timeout();
+    });
     mqtt::ssl_options ssl;
     ssl.set_enable_server_cert_auth(true);
     ssl.set_verify(true);  // Paho's host name check (X509_check_host / X509_check_ip_asc)
@@ -345,10 +341,9 @@ class MqttTransport::Impl : public std::enable_shared_from_this<Impl> {
     if (settings_.tls.trusted_ca) ssl.set_trust_store(settings_.tls.trusted_ca->string());
     if (settings_.tls.client_cert) ssl.set_key_store(settings_.tls.client_cert->string());
     if (settings_.tls.client_key) ssl.set_private_key(settings_.tls.client_key->string());
-    ssl.set_error_handler([bridge = bridge_](const std::string& text) {
-      std::lock_guard lock(bridge->mutex);
-      bridge->tls_error = text;
-    });
+    // No ssl_options::set_error_handler: Paho C++ 1.2 passes OpenSSL's error callback a pointer to the
+    // ssl_options object, which dangles once the options are copied into the connection (a crash on
+    // the first TLS error). The TlsProbe below finds the cause of a TLS failure instead.
 
     mqtt::connect_options options;
     options.set_mqtt_version(MQTTVERSION_3_1_1);
@@ -368,7 +363,7 @@ class MqttTransport::Impl : public std::enable_shared_from_this<Impl> {
   }
 
   void on_connected() {
-    if (state_ != State::connecting) return;
+    if (state_ != State::connecting) return abandon_connection();  // given up on already (timeout, close)
     try {
       client_->subscribe(std::string(reply_subscription), 1, nullptr, *bridge_->subscribe_listener);
     } catch (const mqtt::exception& e) {
@@ -380,6 +375,7 @@ class MqttTransport::Impl : public std::enable_shared_from_this<Impl> {
     if (state_ != State::connecting) return;
     if (!ok) {
       state_ = State::disconnected;
+      connect_timer_.cancel();
       fail_all({TransportErrorKind::protocol,
                 fmt::format("DPS at {} refused the subscription to {} ({}): check that the server is DPS",
                             to_string(settings_.server), reply_subscription, mqtt::exception::error_str(rc)),
@@ -391,6 +387,7 @@ class MqttTransport::Impl : public std::enable_shared_from_this<Impl> {
       return;
     }
     state_ = State::connected;
+    connect_timer_.cancel();
     spdlog::debug("DPS MQTT: connected to {} and subscribed to {}", to_string(settings_.server), reply_subscription);
     for (auto& [rid, request] : requests_) {
       if (!request.published) publish(rid);
@@ -405,6 +402,7 @@ class MqttTransport::Impl : public std::enable_shared_from_this<Impl> {
                                                 "server unavailable", "bad user name or password", "not authorized"};
       const bool credentials = rc == 4 || rc == 5;
       state_ = State::disconnected;
+      connect_timer_.cancel();
       fail_all({TransportErrorKind::refused,
                 fmt::format("DPS at {} refused the MQTT connection of \"{}\" ({}): {}", to_string(settings_.server),
                             settings_.registration_id, reasons[rc],
@@ -414,32 +412,29 @@ class MqttTransport::Impl : public std::enable_shared_from_this<Impl> {
                 !credentials});
       return;
     }
-    std::string tls_detail;
-    {
-      std::lock_guard lock(bridge_->mutex);
-      tls_detail = bridge_->tls_error;
-    }
-    auto probe = std::make_shared<TlsProbe>(strand_, settings_, [self = shared_from_this(), rc, tls_detail](
-                                                                     std::optional<TransportError> error) {
-      self->on_probe_done(rc, tls_detail, std::move(error));
-    });
+    auto probe = std::make_shared<TlsProbe>(strand_, settings_,
+                                            [self = shared_from_this(), rc](std::optional<TransportError> error) {
+                                              self->on_probe_done(rc, std::move(error));
+                                            });
     probe->run();
   }
 
-  void on_probe_done(int rc, const std::string& tls_detail, std::optional<TransportError> error) {
+  void on_probe_done(int rc, std::optional<TransportError> error) {
     if (state_ != State::connecting) return;
     state_ = State::disconnected;
+    connect_timer_.cancel();
     if (!error) {
+      // TLS 1.3 lets the client finish its handshake before the server checks the client certificate,
+      // so a refused (or missing) certificate looks like this too.
       std::string advice = "check that the port is DPS's MQTT port (8883)";
       if (!settings_.tls.client_cert && !settings_.password) {
-        advice = "the server may require a client certificate or a SAS token";
-      } else if (!tls_detail.empty()) {
-        advice = "the server may not accept the client certificate";
+        advice = "the server may require a client certificate (X.509 attestation) or a SAS token";
+      } else if (settings_.tls.client_cert) {
+        advice = "the server may not accept the client certificate in identity_cert";
       }
       error = TransportError{TransportErrorKind::connect,
-                             fmt::format("the MQTT connection to DPS at {} failed ({}{}{}) although TLS works: {}",
-                                         to_string(settings_.server), mqtt::exception::error_str(rc),
-                                         tls_detail.empty() ? "" : "; TLS: ", tls_detail, advice),
+                             fmt::format("the MQTT connection to DPS at {} failed ({}) although TLS works: {}",
+                                         to_string(settings_.server), mqtt::exception::error_str(rc), advice),
                              true};
     }
     fail_all(*error);
@@ -450,6 +445,11 @@ class MqttTransport::Impl : public std::enable_shared_from_this<Impl> {
     try {
       client_->publish(request.topic, request.body.data(), request.body.size(), 0, false);
       request.published = true;
+      // The reply wait is one step of its own, bounded like every other step.
+      request.timer = std::make_unique<asio::steady_timer>(strand_, settings_.timeout);
+      request.timer->async_wait([self = shared_from_this(), rid](error_code ec) {
+        if (!ec) self->on_request_timeout(rid);
+      });
     } catch (const mqtt::exception& e) {
       complete(rid, closed_error(fmt::format("the request could not be sent to DPS at {} ({})",
                                              to_string(settings_.server), e.get_error_str())));
@@ -491,17 +491,29 @@ class MqttTransport::Impl : public std::enable_shared_from_this<Impl> {
     if (!requests_.empty()) start_connect();
   }
 
+  // Connecting (TCP, TLS, CONNECT, SUBSCRIBE, and the diagnosis of a failure) is bounded as a whole.
+  void on_connect_timeout() {
+    if (state_ != State::connecting) return;
+    state_ = State::disconnected;
+    abandon_connection();
+    fail_all({TransportErrorKind::timeout,
+              fmt::format("connecting to DPS at {} for MQTT did not finish within {}: check the network, or raise "
+                          "cloud_timeout_sec",
+                          to_string(settings_.server), describe(settings_.timeout)),
+              true});
+  }
+
+  void abandon_connection() {
+    try {
+      if (client_->is_connected()) client_->disconnect();
+    } catch (const mqtt::exception&) {
+      // Not connected after all: nothing to close.
+    }
+  }
+
   void on_request_timeout(unsigned rid) {
     const auto found = requests_.find(rid);
     if (found == requests_.end()) return;
-    if (!found->second.published) {
-      complete(rid, TransportError{TransportErrorKind::timeout,
-                                   fmt::format("connecting to DPS at {} for MQTT did not finish within {}: check the "
-                                               "network, or raise cloud_timeout_sec",
-                                               to_string(settings_.server), describe(settings_.timeout)),
-                                   true});
-      return;
-    }
     complete(rid, TransportError{TransportErrorKind::timeout,
                                  fmt::format("DPS at {} did not answer the MQTT request within {}: the server is slow "
                                              "or the network drops packets; edgeprov retries later",
@@ -517,7 +529,7 @@ class MqttTransport::Impl : public std::enable_shared_from_this<Impl> {
     const auto found = requests_.find(rid);
     if (found == requests_.end()) return;
     auto handler = std::move(found->second.handler);
-    found->second.timer->cancel();
+    if (found->second.timer) found->second.timer->cancel();
     requests_.erase(found);
     asio::post(strand_, [handler = std::move(handler), result = std::move(result)]() mutable {
       if (handler) handler(std::move(result));
@@ -532,6 +544,7 @@ class MqttTransport::Impl : public std::enable_shared_from_this<Impl> {
 
   asio::strand<asio::any_io_executor> strand_;
   MqttSettings settings_;
+  asio::steady_timer connect_timer_;
   std::shared_ptr<Bridge> bridge_;               // declared before client_: destroyed after it
   std::unique_ptr<mqtt::async_client> client_;
   State state_ = State::disconnected;
@@ -548,6 +561,7 @@ std::variant<std::shared_ptr<MqttTransport>, TransportError> MqttTransport::crea
                           "[provisioning.attestation] registration_id",
                           false};
   }
+  ignore_sigpipe();
   auto impl = std::make_shared<Impl>(std::move(executor), std::move(settings));
   if (auto error = impl->init()) return *error;
   return std::shared_ptr<MqttTransport>(new MqttTransport(std::move(impl)));

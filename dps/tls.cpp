@@ -12,11 +12,14 @@
 namespace edgeprov::dps {
 namespace {
 
-// The reason OpenSSL recorded last, without the numeric prefix; clears the queue.
+// The reasons OpenSSL recorded, without numeric prefixes, joined by "; "; clears the queue.
 std::string openssl_reason() {
   std::string reason;
   while (const unsigned long code = ERR_get_error()) {
-    if (const char* text = ERR_reason_error_string(code)) reason = text;
+    const char* text = ERR_reason_error_string(code);
+    if (text == nullptr || reason.find(text) != std::string::npos) continue;
+    if (!reason.empty()) reason += "; ";
+    reason += text;
   }
   return reason.empty() ? std::string("unknown OpenSSL error") : reason;
 }
@@ -97,9 +100,15 @@ std::variant<std::shared_ptr<boost::asio::ssl::context>, TransportError> make_cl
     }
     if (SSL_CTX_use_PrivateKey_file(native, settings.client_key->c_str(), SSL_FILETYPE_PEM) != 1) {
       // The reason text never contains key material, only what OpenSSL could not parse.
+      const auto reason = openssl_reason();
+      if (reason.find("key values mismatch") != std::string::npos) {
+        return config_error(fmt::format("the private key {} does not belong to the certificate {}: set identity_pk "
+                                        "to the key of identity_cert",
+                                        settings.client_key->string(), settings.client_cert->string()));
+      }
       return config_error(fmt::format("the client private key {} is not an unencrypted PEM private key ({}): fix "
                                       "[provisioning.attestation] identity_pk",
-                                      settings.client_key->string(), openssl_reason()));
+                                      settings.client_key->string(), reason));
     }
     if (SSL_CTX_check_private_key(native) != 1) {
       return config_error(fmt::format("the private key {} does not belong to the certificate {}: set identity_pk "
