@@ -1,4 +1,5 @@
 #include <chrono>
+#include <cstdlib>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -323,5 +324,35 @@ TEST_CASE("close() ends the connection and the next request opens a new one") {
   CHECK(response(f.send(*transport, register_put())).status == 202);
   transport->close();
   CHECK(response(f.send(*transport, status_get(1))).status == 202);
+  CHECK(server.handshakes() == 2);
+}
+
+TEST_CASE("HTTPS_PROXY from the environment carries the connection unless NO_PROXY names the DPS host") {
+  Fixture f;
+  TestHttpsServer server({.identity = f.pki.server, .reply = assigning});
+  TestConnectProxy proxy("bob", "env-s3cret");
+  setenv("HTTPS_PROXY", ("http://bob:env-s3cret@127.0.0.1:" + std::to_string(proxy.port())).c_str(), 1);
+  unsetenv("https_proxy");
+  unsetenv("NO_PROXY");
+  unsetenv("no_proxy");
+
+  auto through = select_proxy(std::nullopt, "127.0.0.1", process_environment());
+  REQUIRE(std::holds_alternative<std::optional<ProxyUrl>>(through));
+  auto settings = f.settings(server.port());
+  settings.proxy = std::get<std::optional<ProxyUrl>>(through);
+  REQUIRE(settings.proxy.has_value());
+  auto proxied = f.transport(settings);
+  CHECK(response(f.send(*proxied, register_put())).status == 202);
+  CHECK(proxy.tunnels() == 1);
+
+  setenv("NO_PROXY", "localhost,127.0.0.1", 1);
+  auto bypass = select_proxy(std::nullopt, "127.0.0.1", process_environment());
+  unsetenv("HTTPS_PROXY");
+  unsetenv("NO_PROXY");
+  REQUIRE(std::holds_alternative<std::optional<ProxyUrl>>(bypass));
+  CHECK_FALSE(std::get<std::optional<ProxyUrl>>(bypass).has_value());
+  auto direct = f.transport(f.settings(server.port()));
+  CHECK(response(f.send(*direct, register_put())).status == 202);
+  CHECK(proxy.tunnels() == 1);
   CHECK(server.handshakes() == 2);
 }
