@@ -121,8 +121,11 @@ class HttpsTransport::Impl : public std::enable_shared_from_this<Impl> {
     request_.version(11);
     request_.method(in.method == HttpMethod::put ? http::verb::put : http::verb::get);
     request_.target(in.target);
-    request_.set(http::field::host, settings_.server.port == 443 ? settings_.server.host
-                                                                  : connect_authority(settings_.server));
+    // RFC 9110 §7.2: the port only when it is not the scheme's default; IPv6 literals in brackets.
+    const auto& host = settings_.server.host;
+    request_.set(http::field::host, settings_.server.port != 443       ? connect_authority(settings_.server)
+                                    : host.find(':') != std::string::npos ? "[" + host + "]"
+                                                                          : host);
     for (const auto& [name, value] : in.headers) request_.set(name, value);
     if (in.authorization) request_.set(http::field::authorization, in.authorization->reveal());
     request_.keep_alive(true);
