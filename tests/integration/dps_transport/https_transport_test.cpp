@@ -356,3 +356,19 @@ TEST_CASE("HTTPS_PROXY from the environment carries the connection unless NO_PRO
   CHECK(proxy.tunnels() == 1);
   CHECK(server.handshakes() == 2);
 }
+
+TEST_CASE("close() during a request completes it as closed instead of waiting for the timeout") {
+  Fixture f;
+  TestHttpsServer server({.identity = f.pki.server, .stall = true});
+  auto transport = f.transport(f.settings(server.port()));  // 10 s step timeout
+  std::optional<HttpResult> result;
+  transport->async_request(register_put(), [&](HttpResult r) { result = std::move(r); });
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (server.requests().empty() && std::chrono::steady_clock::now() < deadline) f.io.run_one_for(20ms);
+  REQUIRE(server.requests().size() == 1);
+  const auto start = std::chrono::steady_clock::now();
+  transport->close();
+  const auto e = error(run_until(f.io, result));
+  CHECK(e.kind == TransportErrorKind::closed);
+  CHECK(std::chrono::steady_clock::now() - start < 5s);
+}

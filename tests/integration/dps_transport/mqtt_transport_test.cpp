@@ -279,3 +279,16 @@ TEST_CASE("Paho's own trace at its most verbose level never contains the MQTT pa
   CHECK(text.find("mqtt-s3cret") == std::string::npos);
   CHECK(text.find("responder-password") == std::string::npos);
 }
+
+TEST_CASE("a password set with set_password is used by the next MQTT connection") {
+  Fixture f;
+  Mosquitto broker(f.dir.path(), f.broker_options(f.pki.server));
+  DpsResponder dps(broker.plain_port(), responder_login, dps_answers);
+  auto settings = f.settings(broker.tls_port());
+  settings.password = Secret("SharedAccessSignature sr=x&sig=expired");
+  auto transport = f.transport(settings);
+  CHECK(error(f.do_register(*transport)).kind == TransportErrorKind::refused);
+  transport->set_password(Secret(device_password));  // e.g. a SAS token minted again before it expired
+  CHECK(reply(f.do_register(*transport)).status == 202);
+  CHECK(dps.requests().size() == 1);
+}
