@@ -58,6 +58,8 @@ RunResult run(ProcessOptions options, std::chrono::milliseconds timeout = std::c
 unsigned short free_loopback_port();
 // `count` distinct free ports at once (e.g. swtpm's server and control ports).
 std::vector<unsigned short> free_loopback_ports(std::size_t count);
+// A free port P whose neighbour P+1 is free too (swtpm: server on P, control on P+1).
+unsigned short free_loopback_port_pair();
 bool wait_for_tcp(const std::string& host, unsigned short port, std::chrono::milliseconds timeout);
 bool wait_for_path(const std::filesystem::path& path, std::chrono::milliseconds timeout);
 

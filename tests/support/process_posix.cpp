@@ -193,6 +193,31 @@ std::vector<unsigned short> free_loopback_ports(std::size_t count) {
 
 unsigned short free_loopback_port() { return free_loopback_ports(1).front(); }
 
+namespace {
+int bind_loopback(unsigned short port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(port);
+  if (fd >= 0 && ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) return fd;
+  if (fd >= 0) ::close(fd);
+  return -1;
+}
+}  // namespace
+
+unsigned short free_loopback_port_pair() {
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    const unsigned short p = free_loopback_port();
+    if (p == 65535) continue;
+    const int a = bind_loopback(p), b = bind_loopback(static_cast<unsigned short>(p + 1));
+    if (a >= 0) ::close(a);
+    if (b >= 0) ::close(b);
+    if (a >= 0 && b >= 0) return p;
+  }
+  throw std::runtime_error("no pair of adjacent free loopback ports");
+}
+
 bool wait_for_tcp(const std::string& host, unsigned short port, milliseconds timeout) {
   const auto deadline = steady_clock::now() + timeout;
   do {
