@@ -1,6 +1,6 @@
-// emulator/sas_check.h — verifying the SAS tokens devices present (DPS registration and IoT Hub device
-// audiences, docs/dps-protocol.md §4). Accepts both client encodings of `sr` (URL-encoded, lowercase hex,
-// as the Azure C SDK signs it; raw and lowercased as aziot signs it). Pure; never logs a token or a key.
+// emulator/sas_check.h — how the emulator checks the SAS tokens devices present (DPS registration and IoT Hub
+// device audiences), on top of the shared dps/sas.h parser and verifier: several candidate keys (primary,
+// secondary), a clock-skew allowance on expiry, and reasons worded for error replies. Pure; never logs.
 #pragma once
 #include <chrono>
 #include <optional>
@@ -10,17 +10,13 @@
 
 #include "common/bytes.h"
 #include "common/time.h"
+#include "dps/sas.h"
 
 namespace edgeprov::emulator {
 
-struct SasToken {
-  std::string sr;   // as it appears in the token (still encoded)
-  std::string sig;  // as it appears in the token (still encoded)
-  std::string se;
-  std::string skn;
-};
+using dps::SasToken;
 
-// "SharedAccessSignature sr=…&sig=…&se=…[&skn=…]", fields in any order; std::nullopt if not that shape.
+// std::nullopt when the text is not a well-formed SAS token (dps::parse_sas_token's strict rules).
 std::optional<SasToken> parse_sas_token(std::string_view text);
 
 enum class SasVerdict { valid, malformed, wrong_audience, expired, bad_signature };
@@ -33,12 +29,13 @@ struct SasCheck {
   std::size_t key_index = 0;  // which key signed it when valid
 };
 
-// `audience` is the unencoded resource ("{scope}/registrations/{id}" or "{hub}/devices/{id}"),
-// compared case-insensitively. `keys` are raw HMAC keys (already base64-decoded).
+// `audience` is the unencoded resource ("{scope}/registrations/{id}" or "{hub}/devices/{id}"), compared
+// case-insensitively. The signature covers `sr` exactly as the token spells it, so both client encodings
+// (URL-encoded as the C SDK signs, raw and lowercased as aziot signs) verify. `keys` are raw HMAC keys.
 SasCheck verify_sas(const SasToken& token, std::string_view audience, std::span<const Bytes> keys, SystemTime now,
                     std::chrono::seconds skew = std::chrono::seconds(300));
 
-// The audience encoded in `sr` (URL-decoded), or std::nullopt.
-std::optional<std::string> sas_audience(const SasToken& token);
+// The audience named by `sr` (percent-decoded).
+inline std::optional<std::string> sas_audience(const SasToken& token) { return token.resource_uri; }
 
 }  // namespace edgeprov::emulator
