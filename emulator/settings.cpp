@@ -36,9 +36,8 @@ toml::table parse(const std::string& text, const std::string& file) {
   try {
     return toml::parse(text, file);
   } catch (const toml::parse_error& e) {
-    std::ostringstream where;
-    where << e.source().begin;
-    throw std::runtime_error(file + ":" + where.str() + ": " + std::string(e.description()) + " (fix the TOML syntax)");
+    throw std::runtime_error(file + ":" + std::to_string(e.source().begin.line) + ":" + std::to_string(e.source().begin.column) +
+                             ": " + std::string(e.description()) + " (fix the TOML syntax)");
   }
 }
 
