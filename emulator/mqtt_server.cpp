@@ -297,7 +297,8 @@ class Session : public std::enable_shared_from_this<Session> {
       return;
     }
     writing_ = true;
-    beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(30));
+    // No deadline of its own: the stream has one timer, and the read's keep-alive deadline (which closes the
+    // socket, cancelling a stuck write too) must not be shortened by a write.
     asio::async_write(stream_, asio::buffer(outbox_.front()), [self = shared_from_this()](beast::error_code error, std::size_t) {
       self->outbox_.pop_front();
       if (error) {

@@ -297,3 +297,31 @@ TEST_CASE("enrollments and registrations survive a restart with a state file") {
   CHECK(state["assignedHub"] == first_hub);
   CHECK(state["createdDateTimeUtc"] == first_created);
 }
+
+TEST_CASE("a --config file sets the enrollments, the assigning polls and Retry-After") {
+  TempDir dir;
+  write_file(dir / "emulator.toml", R"(
+assigning_polls = 1
+retry_after_seconds = 4
+[[enrollments]]
+registrationId = "configured-device"
+attestation = { type = "symmetricKey", symmetricKey = { primaryKey = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=" } }
+)");
+  Emulator emulator({.extra_args = {"--config", (dir / "emulator.toml").string()}});
+  std::string token = openssl_sas(device_key, "configured-device", now_unix() + 600);
+  write_file(emulator.dir() / "body.json", R"({"registrationId":"configured-device"})");
+  auto put = emulator.curl(c_sdk_put(token, (emulator.dir() / "body.json").string()), emulator.device_url("configured-device"));
+  REQUIRE(put.status == 202);
+  CHECK(put.header("Retry-After") == "4");
+  std::string url = emulator.device_url("configured-device", "operations/" + put.json()["operationId"].get<std::string>());
+  CHECK(emulator.curl({"-H", "Authorization: " + token}, url).status == 202);
+  CHECK(emulator.curl({"-H", "Authorization: " + token}, url).status == 200);
+}
+
+TEST_CASE("a wrong configuration stops the start with the file, the key and the fix") {
+  TempDir dir;
+  write_file(dir / "emulator.toml", "https = \"nowhere\"\n");
+  auto r = run({.argv = {(bin_dir() / "dps-emulator").string(), "--config", (dir / "emulator.toml").string()}});
+  CHECK(r.status.code == 1);
+  CHECK(r.output.find("emulator.toml: https: expected \"ADDRESS:PORT\"") != std::string::npos);
+}

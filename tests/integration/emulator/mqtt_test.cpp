@@ -3,6 +3,7 @@
 
 #include <catch2/catch_test_macros.hpp>
 
+#include "common/encoding.h"
 #include "tests/integration/emulator/emulator_fixture.h"
 
 using namespace edgeprov::test;
@@ -102,6 +103,26 @@ TEST_CASE("MQTT refuses a bad SAS, a wrong client id and an unknown ID scope at 
   CHECK(r.status.code != 0);
   CHECK(r.output.find("identifier rejected") != std::string::npos);
   CHECK(emulator.running());
+}
+
+TEST_CASE("a TPM enrollment is refused over MQTT at CONNECT (TPM attestation is HTTPS-only)") {
+  Emulator emulator({.enrollments_toml = enrollments});
+  // An EK in the TCG template's layout (docs/dps-protocol.md §5.3) with an arbitrary modulus: the attempt is
+  // refused before any challenge is built.
+  edgeprov::Bytes ek{0x01, 0x3A, 0x00, 0x01, 0x00, 0x0B, 0x00, 0x03, 0x00, 0xB2, 0x00, 0x20};
+  edgeprov::Bytes policy = *edgeprov::hex_decode("837197674484b3f81a90cc8d46a5d724fd52d76e06520b64f2a1da1b331469aa");
+  ek.insert(ek.end(), policy.begin(), policy.end());
+  ek.insert(ek.end(), {0x00, 0x06, 0x00, 0x80, 0x00, 0x43, 0x00, 0x10, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00});
+  for (int i = 0; i < 256; ++i) ek.push_back(static_cast<std::uint8_t>(7 * i + 1));
+  REQUIRE(emulator.admin("PUT", "/enrollments/tpm-over-mqtt",
+                         {{"attestation", {{"type", "tpm"}, {"tpm", {{"endorsementKey", edgeprov::base64_encode(ek)}}}}}})
+              .status == 201);
+  auto pub = mosquitto(emulator, "mosquitto_pub", "tpm-over-mqtt", "");
+  pub.insert(pub.end(), {"-t", "$dps/registrations/PUT/iotdps-register/?$rid=1", "-m", "{}"});
+  auto r = run({.argv = pub}, 10s);
+  CHECK(r.status.code != 0);
+  CHECK(r.output.find("not authori") != std::string::npos);
+  CHECK(emulator.output().find("TPM attestation is not available over MQTT") != std::string::npos);
 }
 
 TEST_CASE("garbage and malformed MQTT packets close the connection and never stop the emulator") {
