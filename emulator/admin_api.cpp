@@ -38,6 +38,7 @@ AdminResult route_admin_request(ProvisioningService& service, FaultTable& faults
   }
   json body;
   if (method == "PUT" || method == "POST") {
+    if (json_nesting_exceeds(body_text, 64)) return error(400, error_code::bad_request, "the body nests deeper than 64 levels");
     body = json::parse(body_text, nullptr, false);
     if (body.is_discarded()) return error(400, error_code::bad_request, "the request body is not valid JSON");
   }

@@ -362,6 +362,8 @@ DeviceReply ProvisioningService::register_device(const DeviceRequest& request) {
                        "registration id '" + request.registration_id + "' is invalid: use 1 to 128 letters, digits, '-', '.', '_' or ':'",
                        now());
   json body = json::object();
+  if (json_nesting_exceeds(request.body, 32))
+    return error_reply(400, error_code::bad_request, "the request body nests deeper than 32 levels", now());
   if (!request.body.empty()) {
     body = json::parse(request.body, nullptr, false);
     if (body.is_discarded() || !body.is_object())

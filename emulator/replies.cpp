@@ -37,6 +37,25 @@ DeviceReply final_poll_reply(const std::string& operation_id, const json& regist
   return {200, body.dump(), std::nullopt, "200 " + status};
 }
 
+bool json_nesting_exceeds(std::string_view text, int max_depth) {
+  int depth = 0;
+  bool in_string = false, escaped = false;
+  for (char c : text) {
+    if (in_string) {
+      if (escaped) escaped = false;
+      else if (c == '\\') escaped = true;
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > max_depth) return true;
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return false;
+}
+
 DeviceReply tpm_challenge_reply(const std::string& authentication_key_b64) {
   return {401, json{{"authenticationKey", authentication_key_b64}, {"keyName", "registration"}}.dump(), std::nullopt,
           "401 tpm challenge"};

@@ -3,6 +3,7 @@
 #pragma once
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
@@ -49,5 +50,9 @@ DeviceReply final_poll_reply(const std::string& operation_id, const nlohmann::js
 DeviceReply tpm_challenge_reply(const std::string& authentication_key_b64);
 
 std::string new_tracking_id();  // a random UUID-shaped id
+
+// True when JSON text nests arrays/objects deeper than `max_depth`. Checked before parsing so a hostile body
+// can never make the (recursive) serializer or destructor run out of stack.
+bool json_nesting_exceeds(std::string_view text, int max_depth);
 
 }  // namespace edgeprov::emulator

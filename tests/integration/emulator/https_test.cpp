@@ -204,6 +204,12 @@ TEST_CASE("bad input gets the DPS reply or a closed connection and never stops t
   CHECK(bad_json.status == 400);
   CHECK(bad_json.json()["errorCode"] == 400004);
 
+  write_file(emulator.dir() / "nested.json", R"({"registrationId":"device-001","payload":)" + std::string(20000, '[') +
+                                                 std::string(20000, ']') + "}");
+  auto nested = emulator.curl({"-X", "PUT", "-H", "Authorization: " + token, "--data-binary", "@" + (emulator.dir() / "nested.json").string()},
+                              emulator.device_url("device-001"));
+  CHECK(nested.status == 400);
+
   write_file(emulator.dir() / "huge.json", std::string(2 * 1024 * 1024, 'x'));
   auto huge = emulator.curl({"-X", "PUT", "--data-binary", "@" + (emulator.dir() / "huge.json").string()}, emulator.device_url("device-001"));
   CHECK((huge.status == 413 || huge.curl_exit != 0));

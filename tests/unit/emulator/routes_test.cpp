@@ -150,3 +150,10 @@ TEST_CASE("endpoints parse as ADDRESS:PORT, [IPv6]:PORT or :PORT") {
   CHECK_FALSE(parse_endpoint("1.2.3.4:70000"));
   CHECK_FALSE(parse_endpoint("1.2.3.4:http"));
 }
+
+TEST_CASE("JSON nesting depth is measured outside strings, so brackets in strings do not count") {
+  CHECK_FALSE(json_nesting_exceeds(R"({"a":[[1]]})", 3));
+  CHECK(json_nesting_exceeds(R"({"a":[[[1]]]})", 3));
+  CHECK_FALSE(json_nesting_exceeds(R"({"a":"[[[[[[\"[[["})", 1));
+  CHECK(json_nesting_exceeds(std::string(100, '['), 32));
+}
