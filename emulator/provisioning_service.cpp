@@ -693,7 +693,8 @@ void ProvisioningService::restore(const json& state) {
     if (r.registration_id.empty()) throw std::runtime_error("a registration in the state file has no registrationId");
     registrations[lower(r.registration_id)] = std::move(r);
   }
-  for (const auto& [key, j] : state.value("tpmKeys", json::object()).items()) {
+  const json pending_keys = state.value("tpmKeys", json::object());  // items() must not outlive its json
+  for (const auto& [key, j] : pending_keys.items()) {
     tpm_keys[key] = {base64_decode(j.value("registrationKey", "")).value_or(Bytes{}),
                      base64_decode(j.value("storageRootKey", "")).value_or(Bytes{})};
   }
