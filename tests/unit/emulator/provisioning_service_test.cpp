@@ -348,3 +348,17 @@ TEST_CASE("hashed allocation is deterministic and spreads ids; static takes the 
   CHECK(allocate_hub(AllocationPolicy::static_hub, hubs, "device-001") == "a");
   CHECK_FALSE(allocate_hub(AllocationPolicy::hashed, {}, "x"));
 }
+
+TEST_CASE("with assigning_time = 10 s the operation answers assigning until 10 s after the register request") {
+  Fixture f;
+  auto options = f.options();
+  options.assigning_time = std::chrono::seconds(10);
+  ProvisioningService service(options);
+  service.put_enrollment("device-001", symmetric_enrollment());
+  auto reply = service.register_device(put("device-001", sas(individual_key, "device-001")));
+  auto op = json::parse(reply.body)["operationId"].get<std::string>();
+  f.now += std::chrono::seconds(9);
+  CHECK(service.operation_status(poll("device-001", op, sas(individual_key, "device-001"))).status == 202);
+  f.now += std::chrono::seconds(1);
+  CHECK(service.operation_status(poll("device-001", op, sas(individual_key, "device-001"))).status == 200);
+}
