@@ -73,3 +73,29 @@ TEST_CASE("an X.509 individual enrollment accepts its certificate by SHA-256 thu
   // A certificate with another CN, presented for this id.
   CHECK(register_with(emulator, "x509-single", "group-device").status == 401);
 }
+
+TEST_CASE("an X.509 group device connects over MQTT with mosquitto --cert/--key and no password") {
+  Emulator emulator;
+  make_certificates(emulator.dir().path());
+  REQUIRE(emulator.admin("PUT", "/enrollmentGroups/x509-group",
+                         {{"attestation", {{"type", "x509"}, {"x509", {{"signingCertificates", {{"primary", {{"certificate",
+                             read_file(emulator.dir() / "group-ca.pem")}}}}}}}}}})
+              .status == 201);
+  auto dir = emulator.dir().path();
+  auto argv = [&](const std::string& stem) {
+    return std::vector<std::string>{"mosquitto_pub", "-d", "-V", "mqttv311", "-h", "localhost", "-p", std::to_string(emulator.mqtt_port()),
+                                    "--cafile", emulator.ca().string(), "--cert", (dir / (stem + ".pem")).string(),
+                                    "--key", (dir / (stem + ".key")).string(), "-i", "x509-group-device",
+                                    "-u", std::string(id_scope) + "/registrations/x509-group-device/api-version=2021-06-01",
+                                    "-t", "$dps/registrations/PUT/iotdps-register/?$rid=1", "-q", "1",
+                                    "-m", R"({"registrationId":"x509-group-device"})"};
+  };
+  auto accepted = run({.argv = argv("group-device")}, std::chrono::seconds(10));
+  INFO(accepted.output);
+  CHECK(accepted.status.code == 0);
+  CHECK(accepted.output.find("received PUBACK") != std::string::npos);
+  CHECK(emulator.output().find("mqtt register x509-group-device 202 assigning") != std::string::npos);
+  auto refused = run({.argv = argv("rogue")}, std::chrono::seconds(10));
+  CHECK(refused.status.code != 0);
+  CHECK(refused.output.find("not authori") != std::string::npos);
+}
