@@ -75,11 +75,23 @@ fetch_orig() {
 unpack() {  # unpack TARBALL NAME -> prints the fresh source directory
   local dir=$cache/build/$2
   rm -rf "$dir" && mkdir -p "$dir"
+  : >"$cache/build/$2.log"
   tar -xf "$1" -C "$dir" --strip-components=1
   echo "$dir"
 }
 
 stamp() { touch "$prefix/.built-$1"; }
+
+# logged NAME COMMAND... : runs a build step with its output in $cache/build/NAME.log (compiler warnings
+# of third-party code are not ours to read), and shows the end of that log when the step fails.
+logged() {
+  local log=$cache/build/$1.log; shift
+  if ! "$@" >>"$log" 2>&1; then
+    tail -n 40 "$log" >&2
+    echo "build-deps: failed; full log: $log" >&2
+    exit 1
+  fi
+}
 built() { [ -f "$prefix/.built-$1" ]; }
 
 # --- OpenSSL: libcrypto and libssl, static, Windows CNG-free mingw64 target ----------------------------
@@ -88,11 +100,12 @@ build_openssl() {
   local ver src
   ver=$(dpkg-query -W -f='${source:Version}' libssl-dev 2>/dev/null || true)
   src=$(unpack "$(fetch_orig openssl ${ver:+"$ver"} 3.0.17-1~deb12u2)" openssl)
-  (cd "$src" &&
-    ./Configure mingw64 no-shared no-tests no-module --prefix="$prefix" --libdir=lib \
-      --cross-compile-prefix= CC="$CC" AR=$host-ar RANLIB=$host-ranlib RC=$host-windres >/dev/null &&
-    make -j"$jobs" build_libs >/dev/null &&
-    make install_dev >/dev/null)
+  cd "$src"
+  logged openssl ./Configure mingw64 no-shared no-tests no-module --prefix="$prefix" --libdir=lib \
+    --cross-compile-prefix= CC="$CC" AR=$host-ar RANLIB=$host-ranlib RC=$host-windres
+  logged openssl make -j"$jobs" build_libs
+  logged openssl make install_dev
+  cd - >/dev/null
   stamp openssl
 }
 
@@ -108,12 +121,12 @@ build_tpm2_tss() {
   local tarball src
   tarball=$(fetch_orig tpm2-tss 3.2.1-3 4.1.3-1.2)
   src=$(unpack "$tarball" tpm2-tss)
-  cmake -S "$here/tpm2-tss" -B "$src/_build" -G Ninja -DTSS_SOURCE_DIR="$src" \
+  logged tpm2-tss cmake -S "$here/tpm2-tss" -B "$src/_build" -G Ninja -DTSS_SOURCE_DIR="$src" \
     -DTSS_VERSION="$(basename "$tarball" | sed 's/^[^_]*_\(.*\)\.orig\.tar.*/\1/')" \
     -DCMAKE_TOOLCHAIN_FILE="$here/../../cmake/toolchains/mingw-w64-x86_64.cmake" \
-    -DEDGEPROV_WIN_PREFIX="$prefix" -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX="$prefix" >/dev/null
-  cmake --build "$src/_build" -j"$jobs" >/dev/null
-  cmake --install "$src/_build" >/dev/null
+    -DEDGEPROV_WIN_PREFIX="$prefix" -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX="$prefix"
+  logged tpm2-tss cmake --build "$src/_build" -j"$jobs"
+  logged tpm2-tss cmake --install "$src/_build"
   stamp tpm2-tss
 }
 
@@ -123,12 +136,12 @@ build_catch2() {
   local ver src
   ver=$(dpkg-query -W -f='${source:Version}' catch2 2>/dev/null || true)
   src=$(unpack "$(fetch_orig catch2 ${ver:+"$ver"} 3.7.1-0.4~bpo12+1)" catch2)
-  cmake -S "$src" -B "$src/_build" -G Ninja \
+  logged catch2 cmake -S "$src" -B "$src/_build" -G Ninja \
     -DCMAKE_TOOLCHAIN_FILE="$here/../../cmake/toolchains/mingw-w64-x86_64.cmake" \
     -DEDGEPROV_WIN_PREFIX="$prefix" -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX="$prefix" \
-    -DCATCH_INSTALL_DOCS=OFF -DCATCH_INSTALL_EXTRAS=ON -DBUILD_TESTING=OFF >/dev/null
-  cmake --build "$src/_build" -j"$jobs" >/dev/null
-  cmake --install "$src/_build" >/dev/null
+    -DCATCH_INSTALL_DOCS=OFF -DCATCH_INSTALL_EXTRAS=ON -DBUILD_TESTING=OFF
+  logged catch2 cmake --build "$src/_build" -j"$jobs"
+  logged catch2 cmake --install "$src/_build"
   stamp catch2
 }
 
