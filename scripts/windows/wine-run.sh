@@ -14,13 +14,15 @@ export WINEDLLOVERRIDES=${WINEDLLOVERRIDES:-mscoree,mshtml=}
 export WINEPREFIX=${WINEPREFIX:-${TMPDIR:-/tmp}/edgeprov-wine-$(id -u)}
 unset DISPLAY WAYLAND_DISPLAY  # console programs only: never try to reach a display
 
-if [ ! -f "$WINEPREFIX/system.reg" ]; then
+# The marker, not system.reg: a persistent wineserver writes the registry files only when it exits.
+ready=$WINEPREFIX/.edgeprov-wine-ready
+if [ ! -f "$ready" ]; then
   mkdir -p "$(dirname "$WINEPREFIX")"
   (
     flock 9
-    if [ ! -f "$WINEPREFIX/system.reg" ]; then
+    if [ ! -f "$ready" ]; then
       wineboot -i </dev/null >/dev/null 2>&1
-      wineserver -w
+      touch "$ready"
     fi
   ) 9>"$WINEPREFIX.lock"
 fi

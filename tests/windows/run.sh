@@ -17,13 +17,14 @@ WINEPREFIX=$(mktemp -d "${TMPDIR:-/tmp}/edgeprov-wine.XXXXXX")
 export WINEPREFIX
 cleanup() {
   wineserver -k 2>/dev/null || true
-  rm -rf "$WINEPREFIX"
+  rm -rf "$WINEPREFIX" "$WINEPREFIX.lock"
 }
 trap cleanup EXIT
 
 t0=$(date +%s)
+wineserver -p  # started first and persistent: stays up between test programs instead of restarting
 wineboot -i </dev/null >/dev/null 2>&1
-wineserver -p  # stay up between test programs instead of restarting for each one
+touch "$WINEPREFIX/.edgeprov-wine-ready"  # scripts/windows/wine-run.sh: no second boot
 echo "windows tests: Wine prefix $WINEPREFIX ready in $(( $(date +%s) - t0 )) s ($(wine --version))"
 
 export EDGEPROV_WIN_BIN="$build/bin" EDGEPROV_WIN_TESTS="$build/tests"
