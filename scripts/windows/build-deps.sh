@@ -1,0 +1,174 @@
+#!/usr/bin/env bash
+# Cross-builds edgeprov's compiled dependencies for x86_64 Windows (mingw-w64, static) from the sources
+# of the Debian archive, into a cache outside the repository that the `windows` CMake preset reads:
+#   ${EDGEPROV_WIN_DEPS:-/var/cache/edgeprov-win-deps}/prefix   (include/, lib/, lib/pkgconfig, lib/cmake)
+# Each dependency is built once and reused; delete its stamp (prefix/.built-NAME) or the whole cache to
+# rebuild it. Header-only dependencies are not copied: prefix/include holds symlinks to the Debian headers
+# of just those libraries, so /usr/include itself never reaches the mingw include path.
+#
+# Usage: scripts/windows/build-deps.sh [name...]   names: openssl tpm2-tss catch2 headers (default: all)
+# Runs under nice/ionice with -j2 by default (EDGEPROV_WIN_JOBS to change): the machine is shared.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+cache=${EDGEPROV_WIN_DEPS:-/var/cache/edgeprov-win-deps}
+prefix=$cache/prefix
+jobs=${EDGEPROV_WIN_JOBS:-2}
+host=x86_64-w64-mingw32
+export CC=$host-gcc-posix CXX=$host-g++-posix
+
+if [ -z "${EDGEPROV_WIN_DEPS_NICE:-}" ]; then
+  export EDGEPROV_WIN_DEPS_NICE=1
+  exec nice -n 19 ionice -c3 "$0" "$@"
+fi
+command -v "$CC" >/dev/null || { echo "build-deps: $CC not found; run scripts/windows/setup-cross.sh" >&2; exit 1; }
+mkdir -p "$cache/src" "$cache/build" "$prefix/include" "$prefix/lib/pkgconfig" "$prefix/lib/cmake"
+
+# --- Debian sources ------------------------------------------------------------------------------------
+# A private apt configuration (deb-src entries only, lists under the cache) so the system's apt sources
+# and lists stay exactly as they were. bookworm first: the same archive and versions as the Linux build.
+# Where the archive does not serve a bookworm source (it answers 404 for some), the next suite is used;
+# build-deps prints which version it took and docs/building.md lists them.
+apt_dir=$cache/apt
+apt_opts=(-o "Dir::Etc::SourceList=$apt_dir/sources.list" -o "Dir::Etc::SourceParts=$apt_dir/parts"
+          -o "Dir::State::Lists=$apt_dir/lists" -o "Dir::Cache=$apt_dir/cache" -o "APT::Sandbox::User=root")
+apt_ready=0
+apt_setup() {
+  [ "$apt_ready" = 1 ] && return
+  mkdir -p "$apt_dir/parts" "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial"
+  cat > "$apt_dir/sources.list" <<SRC
+deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian bookworm main
+deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian bookworm-updates main
+deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian-security bookworm-security main
+deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian bookworm-backports main
+deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie main
+SRC
+  apt-get "${apt_opts[@]}" update -qq
+  apt_ready=1
+}
+
+# fetch_orig PACKAGE VERSION... : puts the upstream (orig) tarball of the first version the archive serves
+# into $cache/src and prints its path. The upstream tarball is what we build: Debian's patches are about
+# Debian's own packaging and do not concern a mingw build.
+fetch_orig() {
+  local pkg=$1; shift
+  local ver up tarball
+  for ver in "$@"; do
+    up=${ver%-*}; up=${up#*:}
+    tarball=$(ls "$cache/src/${pkg}_${up}".orig.tar.* 2>/dev/null | grep -v '\.asc$' | head -1 || true)
+    if [ -z "$tarball" ]; then
+      apt_setup
+      (cd "$cache/src" && apt-get "${apt_opts[@]}" source --download-only -qq "$pkg=$ver" >/dev/null 2>&1) || true
+      tarball=$(ls "$cache/src/${pkg}_${up}".orig.tar.* 2>/dev/null | grep -v '\.asc$' | head -1 || true)
+    fi
+    if [ -n "$tarball" ]; then
+      echo "build-deps: $pkg source $ver ($(basename "$tarball"))" >&2
+      echo "$tarball"
+      return 0
+    fi
+    echo "build-deps: the archive does not serve $pkg $ver; trying the next version" >&2
+  done
+  echo "build-deps: no source of $pkg ($*) could be fetched from the Debian archive" >&2
+  return 1
+}
+
+unpack() {  # unpack TARBALL NAME -> prints the fresh source directory
+  local dir=$cache/build/$2
+  rm -rf "$dir" && mkdir -p "$dir"
+  : >"$cache/build/$2.log"
+  tar -xf "$1" -C "$dir" --strip-components=1
+  echo "$dir"
+}
+
+stamp() { touch "$prefix/.built-$1"; }
+
+# logged NAME COMMAND... : runs a build step with its output in $cache/build/NAME.log (compiler warnings
+# of third-party code are not ours to read), and shows the end of that log when the step fails.
+logged() {
+  local log=$cache/build/$1.log; shift
+  if ! "$@" >>"$log" 2>&1; then
+    tail -n 40 "$log" >&2
+    echo "build-deps: failed; full log: $log" >&2
+    exit 1
+  fi
+}
+built() { [ -f "$prefix/.built-$1" ]; }
+
+# --- OpenSSL: libcrypto and libssl, static, Windows CNG-free mingw64 target ----------------------------
+build_openssl() {
+  built openssl && return
+  local ver src
+  ver=$(dpkg-query -W -f='${source:Version}' libssl-dev 2>/dev/null || true)
+  src=$(unpack "$(fetch_orig openssl ${ver:+"$ver"} 3.0.17-1~deb12u2)" openssl)
+  cd "$src"
+  logged openssl ./Configure mingw64 no-shared no-tests no-module --prefix="$prefix" --libdir=lib \
+    --cross-compile-prefix= CC="$CC" AR=$host-ar RANLIB=$host-ranlib RC=$host-windres
+  logged openssl make -j"$jobs" build_libs
+  logged openssl make install_dev
+  cd - >/dev/null
+  stamp openssl
+}
+
+# --- tpm2-tss: esys, sys, mu, rc, tctildr with the tbs, swtpm and mssim TCTIs, static ------------------
+# tctildr normally dlopen()s a TCTI library by name. A static Windows build cannot do that, so tctildr is
+# built in tpm2-tss's own "nodl" mode (tctildr-nodl.c, the mode its Visual Studio solution uses): the
+# TCTIs are linked in and picked by name from a table — "tbs", "swtpm" and "mssim" — so
+# Tss2_TctiLdr_Initialize("swtpm:host=127.0.0.1,port=2321") works unchanged. The autotools build has no
+# rule for tcti-tbs, so a small CMake project (scripts/windows/tpm2-tss/) mirrors the solution's file lists.
+build_tpm2_tss() {
+  built tpm2-tss && return
+  built openssl || build_openssl
+  local tarball src
+  tarball=$(fetch_orig tpm2-tss 3.2.1-3 4.1.3-1.2)
+  src=$(unpack "$tarball" tpm2-tss)
+  logged tpm2-tss cmake -S "$here/tpm2-tss" -B "$src/_build" -G Ninja -DTSS_SOURCE_DIR="$src" \
+    -DTSS_VERSION="$(basename "$tarball" | sed 's/^[^_]*_\(.*\)\.orig\.tar.*/\1/')" \
+    -DCMAKE_TOOLCHAIN_FILE="$here/../../cmake/toolchains/mingw-w64-x86_64.cmake" \
+    -DEDGEPROV_WIN_PREFIX="$prefix" -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX="$prefix"
+  logged tpm2-tss cmake --build "$src/_build" -j"$jobs"
+  logged tpm2-tss cmake --install "$src/_build"
+  stamp tpm2-tss
+}
+
+# --- Catch2 v3 (compiled library; the test executables link it) ---------------------------------------
+build_catch2() {
+  built catch2 && return
+  local ver src
+  ver=$(dpkg-query -W -f='${source:Version}' catch2 2>/dev/null || true)
+  src=$(unpack "$(fetch_orig catch2 ${ver:+"$ver"} 3.7.1-0.4~bpo12+1)" catch2)
+  logged catch2 cmake -S "$src" -B "$src/_build" -G Ninja \
+    -DCMAKE_TOOLCHAIN_FILE="$here/../../cmake/toolchains/mingw-w64-x86_64.cmake" \
+    -DEDGEPROV_WIN_PREFIX="$prefix" -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX="$prefix" \
+    -DCATCH_INSTALL_DOCS=OFF -DCATCH_INSTALL_EXTRAS=ON -DBUILD_TESTING=OFF
+  logged catch2 cmake --build "$src/_build" -j"$jobs"
+  logged catch2 cmake --install "$src/_build"
+  stamp catch2
+}
+
+# --- header-only libraries from the Debian packages ----------------------------------------------------
+# Symlinks to exactly these header trees, and small CMake package files that give the same target names
+# as on Linux. fmt and spdlog are used header-only (FMT_HEADER_ONLY; spdlog without SPDLOG_COMPILED_LIB):
+# Debian ships their headers complete, so no Windows build of either is needed.
+build_headers() {
+  local d
+  for d in boost nlohmann fmt spdlog CLI toml++; do
+    [ -d "/usr/include/$d" ] || { echo "build-deps: /usr/include/$d missing; run scripts/setup-debian.sh" >&2; exit 1; }
+    ln -sfn "/usr/include/$d" "$prefix/include/$d"
+  done
+  "$here/write-header-configs.sh" "$prefix"
+  stamp headers
+}
+
+targets=("$@")
+[ ${#targets[@]} -eq 0 ] && targets=(headers openssl tpm2-tss catch2)
+start=$(date +%s)
+for t in "${targets[@]}"; do
+  case $t in
+    openssl) build_openssl ;;
+    tpm2-tss) build_tpm2_tss ;;
+    catch2) build_catch2 ;;
+    headers) build_headers ;;
+    *) echo "build-deps: unknown dependency '$t' (openssl tpm2-tss catch2 headers)" >&2; exit 2 ;;
+  esac
+done
+echo "build-deps: ${targets[*]} ready in $prefix ($(( $(date +%s) - start )) s)"

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The Windows test command: install the cross toolchain and Wine, cross-build the dependencies (cached in
+# ${EDGEPROV_WIN_DEPS:-/var/cache/edgeprov-win-deps}; minutes when cold, seconds when warm), build
+# edgeprov for x86_64 Windows (preset `windows`, build-windows/), and run its tests under Wine.
+# Usage: scripts/windows/test.sh [ctest args]     e.g. scripts/windows/test.sh -R unit_common
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+scripts/setup-debian.sh        # the Debian headers the Windows build shares (Boost, JSON, fmt, ...)
+scripts/windows/setup-cross.sh
+scripts/windows/build-deps.sh
+export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1
+cmake --preset windows
+cmake --build --preset windows
+tests/windows/run.sh "$@"

@@ -1,0 +1,3 @@
+/* tpm2-tss includes <BaseTsd.h> (MSVC's capitals); mingw-w64 names it <basetsd.h>. */
+#pragma once
+#include <basetsd.h>
