@@ -1,0 +1,23 @@
+// tpm/counting_tcti.h — a pass-through TCTI layer that counts the TPM commands ESAPI sends and records
+// their command codes. tpm2-tss has no counter of its own (tcti-pcap writes capture files), and a
+// measurement of "commands per import" needs an exact figure, so this thin forwarder sits between
+// ESAPI and the real TCTI. It never changes or keeps command bytes beyond the 4-byte command code.
+#pragma once
+#include <tss2/tss2_tcti.h>
+
+#include <cstdint>
+#include <vector>
+
+namespace edgeprov::tpm {
+
+struct CountingTcti {
+  TSS2_TCTI_CONTEXT_COMMON_V2 common;  // must stay first: ESAPI sees this struct as a TCTI context
+  TSS2_TCTI_CONTEXT* inner = nullptr;  // the loaded TCTI; not owned
+  std::uint64_t commands = 0;
+  std::vector<std::uint32_t> log;      // command codes since the last clear (bounded)
+
+  explicit CountingTcti(TSS2_TCTI_CONTEXT* wrapped);
+  TSS2_TCTI_CONTEXT* context() { return reinterpret_cast<TSS2_TCTI_CONTEXT*>(this); }
+};
+
+}  // namespace edgeprov::tpm
