@@ -11,7 +11,7 @@ const char* const blob_fix =
 
 [[noreturn]] void malformed(BlobPart part, int index, const std::string& what) {
   throw Error(ErrorKind::bad_blob, "read the authentication key blob", 0,
-              fmt::format("part {} ({}) {}", index, to_string(part), what), blob_fix, part);
+              fmt::format("part {}, the {}, {}", index, to_string(part), what), blob_fix, part);
 }
 
 // Reads one TPM2B item and checks it unmarshals as its TPM type (which enforces the type's size limit).

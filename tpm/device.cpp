@@ -298,6 +298,7 @@ Device::Device(Options options) : options_(std::move(options)) {
                             max_auth_key_index),
                 fmt::format("set [tpm] auth_key_index to a value in 0x0..0x7FFFFF in {}", options_.config_file));
   }
+  quiet_tss_logging();
   state_ = std::make_unique<State>(options_);
   auto& s = *state_;
 

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <string>
 
 #include "tpm/options.h"
@@ -13,6 +14,8 @@ namespace edgeprov::tpm {
 
 std::string default_tcti() { return "device:/dev/tpmrm0"; }
 std::string default_config_file() { return "/etc/edgeprov/config.toml"; }
+
+void quiet_tss_logging() { ::setenv("TSS2_LOG", "all+none", 0); }
 
 std::optional<Error> diagnose_tcti_failure(std::string_view tcti, std::uint32_t rc) {
   if (!tcti.starts_with("device")) return std::nullopt;

@@ -13,6 +13,10 @@ std::string default_config_file() {
   return std::string(program_data != nullptr ? program_data : "C:\\ProgramData") + "\\edgeprov\\config.toml";
 }
 
+void quiet_tss_logging() {
+  if (std::getenv("TSS2_LOG") == nullptr) _putenv_s("TSS2_LOG", "all+none");
+}
+
 std::optional<Error> diagnose_tcti_failure(std::string_view tcti, std::uint32_t rc) {
   if (!tcti.starts_with("tbs")) return std::nullopt;
   return Error(ErrorKind::device_missing, "open the TPM through TPM Base Services", rc,
