@@ -15,14 +15,22 @@ TSS2_RC transmit(TSS2_TCTI_CONTEXT* context, size_t size, const uint8_t* command
   ++s->commands;
   // TPM command header: tag (2) ‖ commandSize (4) ‖ commandCode (4), big-endian.
   if (size >= 10 && s->log.size() < max_log) {
-    s->log.push_back((std::uint32_t{command[6]} << 24) | (std::uint32_t{command[7]} << 16) |
-                     (std::uint32_t{command[8]} << 8) | command[9]);
+    const std::uint32_t code = (std::uint32_t{command[6]} << 24) | (std::uint32_t{command[7]} << 16) |
+                               (std::uint32_t{command[8]} << 8) | command[9];
+    s->log.push_back({code, std::chrono::microseconds(0)});
   }
+  s->sent_at = std::chrono::steady_clock::now();
   return Tss2_Tcti_Transmit(s->inner, size, command);
 }
 
 TSS2_RC receive(TSS2_TCTI_CONTEXT* context, size_t* size, uint8_t* response, int32_t timeout) {
-  return Tss2_Tcti_Receive(self(context)->inner, size, response, timeout);
+  auto* s = self(context);
+  const TSS2_RC rc = Tss2_Tcti_Receive(s->inner, size, response, timeout);
+  // ESAPI asks for the size first (response == NULL), then for the bytes.
+  if (rc == TSS2_RC_SUCCESS && response != nullptr && !s->log.empty())
+    s->log.back().elapsed =
+        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - s->sent_at);
+  return rc;
 }
 
 void finalize(TSS2_TCTI_CONTEXT*) {}  // the owner finalizes the wrapped TCTI through the loader

@@ -548,7 +548,11 @@ Info Device::info() {
 }
 
 std::uint64_t Device::commands_sent() const { return state_->tcti->commands; }
-std::vector<std::uint32_t> Device::command_log() const { return state_->tcti->log; }
+std::vector<Device::CommandRecord> Device::command_log() const {
+  std::vector<CommandRecord> out;
+  for (const auto& r : state_->tcti->log) out.push_back({r.code, r.elapsed});
+  return out;
+}
 void Device::clear_command_log() { state_->tcti->log.clear(); }
 
 }  // namespace edgeprov::tpm

@@ -2,6 +2,7 @@
 // the DPS authentication key (import, HMAC signing) and the TPM's facts. Blocking and not thread-safe:
 // tpm::Worker owns one on its thread. Keys never leave the TPM; secrets never reach a message.
 #pragma once
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -69,8 +70,12 @@ class Device {
   const Options& options() const { return options_; }
   // TPM commands sent on this connection (a counting TCTI layer sees every one).
   std::uint64_t commands_sent() const;
-  // The command codes (TPM_CC) sent since the last clear, for measurements.
-  std::vector<std::uint32_t> command_log() const;
+  // The commands sent since the last clear and how long the TPM took for each, for measurements.
+  struct CommandRecord {
+    std::uint32_t code = 0;  // TPM_CC; command_name() gives its name
+    std::chrono::microseconds elapsed{0};
+  };
+  std::vector<CommandRecord> command_log() const;
   void clear_command_log();
 
  private:
