@@ -133,6 +133,13 @@ TEST_CASE("an EK persisted beforehand by tpm2_createek is used unchanged") {
   }
   CHECK(ours == before);
   CHECK(readpublic(swtpm, "0x81010001", dir) == before);
+
+  // tpm2_createek uses the same TCG template: without it, edgeprov derives the very same EK.
+  must(swtpm.tpm2({"tpm2_evictcontrol", "-C", "o", "-c", "0x81010001"}), "tpm2_evictcontrol");
+  {
+    tpm::Device device(options_for(swtpm));
+    CHECK(device.keys().endorsement_key == before);
+  }
 }
 
 TEST_CASE("an EK persisted by swtpm_setup is used unchanged") {
