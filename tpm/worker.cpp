@@ -117,72 +117,54 @@ void Worker::post(std::function<T(Device&)> job, Executor executor, Handler<T> d
   });
 }
 
-namespace {
-PublicKeys keys_job(Device& d) { return d.keys(); }
-Info info_job(Device& d) { return d.info(); }
-}  // namespace
-
-PublicKeys Worker::keys() {
-  auto keys = call<PublicKeys>(keys_job);
-  std::lock_guard lock(mutex_);
-  snapshot_.registration_id = keys.registration_id;
-  return keys;
+// Each operation as a job for the TPM thread, noting what `status` may show without asking the TPM.
+std::function<PublicKeys(Device&)> Worker::keys_job() {
+  return [this](Device& d) {
+    auto keys = d.keys();
+    std::lock_guard lock(mutex_);
+    snapshot_.registration_id = keys.registration_id;
+    return keys;
+  };
 }
 
-Info Worker::info() {
-  auto info = call<Info>(info_job);
-  std::lock_guard lock(mutex_);
-  snapshot_.auth_key_present = info.auth_key_present;
-  return info;
+std::function<Info(Device&)> Worker::info_job() {
+  return [this](Device& d) {
+    auto info = d.info();
+    std::lock_guard lock(mutex_);
+    snapshot_.auth_key_present = info.auth_key_present;
+    return info;
+  };
 }
 
-ImportedKey Worker::import_auth_key(Bytes blob) {
-  auto key = call<ImportedKey>([blob = std::move(blob)](Device& d) { return d.import_auth_key(blob); });
-  std::lock_guard lock(mutex_);
-  snapshot_.auth_key_present = true;
-  return key;
+std::function<ImportedKey(Device&)> Worker::import_job(Bytes blob) {
+  return [this, blob = std::move(blob)](Device& d) {
+    auto key = d.import_auth_key(blob);
+    std::lock_guard lock(mutex_);
+    snapshot_.auth_key_present = true;
+    return key;
+  };
 }
 
-Sha256Digest Worker::sign(Bytes data) {
-  return call<Sha256Digest>([data = std::move(data)](Device& d) { return d.sign(data); });
+std::function<Sha256Digest(Device&)> Worker::sign_job(Bytes data) {
+  return [data = std::move(data)](Device& d) { return d.sign(data); };
 }
+
+PublicKeys Worker::keys() { return call(keys_job()); }
+Info Worker::info() { return call(info_job()); }
+ImportedKey Worker::import_auth_key(Bytes blob) { return call(import_job(std::move(blob))); }
+Sha256Digest Worker::sign(Bytes data) { return call(sign_job(std::move(data))); }
 
 void Worker::async_keys(Executor executor, Handler<PublicKeys> done) {
-  post<PublicKeys>(
-      [this](Device& d) {
-        auto keys = d.keys();
-        std::lock_guard lock(mutex_);
-        snapshot_.registration_id = keys.registration_id;
-        return keys;
-      },
-      std::move(executor), std::move(done));
+  post(keys_job(), std::move(executor), std::move(done));
 }
-
 void Worker::async_info(Executor executor, Handler<Info> done) {
-  post<Info>(
-      [this](Device& d) {
-        auto info = d.info();
-        std::lock_guard lock(mutex_);
-        snapshot_.auth_key_present = info.auth_key_present;
-        return info;
-      },
-      std::move(executor), std::move(done));
+  post(info_job(), std::move(executor), std::move(done));
 }
-
 void Worker::async_import_auth_key(Bytes blob, Executor executor, Handler<ImportedKey> done) {
-  post<ImportedKey>(
-      [this, blob = std::move(blob)](Device& d) {
-        auto key = d.import_auth_key(blob);
-        std::lock_guard lock(mutex_);
-        snapshot_.auth_key_present = true;
-        return key;
-      },
-      std::move(executor), std::move(done));
+  post(import_job(std::move(blob)), std::move(executor), std::move(done));
 }
-
 void Worker::async_sign(Bytes data, Executor executor, Handler<Sha256Digest> done) {
-  post<Sha256Digest>([data = std::move(data)](Device& d) { return d.sign(data); }, std::move(executor),
-                     std::move(done));
+  post(sign_job(std::move(data)), std::move(executor), std::move(done));
 }
 
 Worker::Snapshot Worker::snapshot() const {

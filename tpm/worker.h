@@ -80,6 +80,10 @@ class Worker {
   const Options& options() const { return options_; }
 
  private:
+  std::function<PublicKeys(Device&)> keys_job();
+  std::function<Info(Device&)> info_job();
+  std::function<ImportedKey(Device&)> import_job(Bytes blob);
+  std::function<Sha256Digest(Device&)> sign_job(Bytes data);
   template <typename T>
   Result<T> execute(const std::function<T(Device&)>& job);
   template <typename T>
