@@ -123,28 +123,17 @@ struct Device::State {
 
   // Runs one ESAPI call. ESAPI already resubmits TPM_RC_RETRY/YIELDED/TESTING a few times without a
   // pause; a TPM still busy after that gets a bounded number of further tries with a growing pause.
+  static void pause(int attempt) { std::this_thread::sleep_for(std::chrono::milliseconds(10 << attempt)); }
   template <typename F>
   void call(const CallSite& where, F&& f) {
-    for (int attempt = 0;; ++attempt) {
-      const TSS2_RC rc = f();
-      if (rc == TSS2_RC_SUCCESS) return;
-      if (is_retryable(rc) && attempt < 4) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(20) * (1 << attempt));
-        continue;
-      }
-      throw make_error(where, rc);
-    }
+    if (const TSS2_RC rc = with_retries(f, pause); rc != TSS2_RC_SUCCESS) throw make_error(where, rc);
   }
 
   // The ESYS_TR of a persistent handle, or nullopt when nothing is persisted there.
   std::optional<ESYS_TR> open_persistent(std::uint32_t handle) {
     ESYS_TR tr = ESYS_TR_NONE;
-    TSS2_RC rc = TSS2_RC_SUCCESS;
-    for (int attempt = 0; attempt < 5; ++attempt) {
-      rc = Esys_TR_FromTPMPublic(esys, handle, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &tr);
-      if (!is_retryable(rc)) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(20) * (1 << attempt));
-    }
+    const TSS2_RC rc = with_retries(
+        [&] { return Esys_TR_FromTPMPublic(esys, handle, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &tr); }, pause);
     if (rc == TSS2_RC_SUCCESS) return tr;
     if (is_missing_handle(rc)) return std::nullopt;
     throw make_error(site("ReadPublic"), rc);

@@ -68,4 +68,17 @@ bool is_retryable(std::uint32_t rc);                         // TPM_RC_RETRY, _Y
 bool is_connection_failure(std::uint32_t rc);                // the TCTI lost or never had the TPM
 bool is_missing_handle(std::uint32_t rc);                    // TPM_RC_HANDLE: nothing at that handle
 
+// Runs `call` (returning a TSS2_RC) until it succeeds or fails with something other than TPM_RC_RETRY,
+// _YIELDED or _TESTING, at most `max_attempts` times, calling `pause(attempt)` between tries.
+// Returns the last return code.
+inline constexpr int max_tpm_attempts = 5;
+template <typename Call, typename Pause>
+std::uint32_t with_retries(Call&& call, Pause&& pause, int max_attempts = max_tpm_attempts) {
+  for (int attempt = 1;; ++attempt) {
+    const std::uint32_t rc = call();
+    if (rc == 0 || !is_retryable(rc) || attempt >= max_attempts) return rc;
+    pause(attempt);
+  }
+}
+
 }  // namespace edgeprov::tpm

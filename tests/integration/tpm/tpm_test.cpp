@@ -433,3 +433,70 @@ TEST_CASE("a simulator that is not running gives a connection error naming the T
     CHECK_THAT(std::string(e.what()), ContainsSubstring(options.tcti));
   }
 }
+
+TEST_CASE("a TPM in dictionary-attack lockout is reported as such, with the way out, and info() shows it") {
+  test::Swtpm swtpm;
+  test::TempDir dir;
+  const auto keys = provision_keys(swtpm, dir);
+  const auto blob = test::build_dps_blob(keys.ek, keys.srk, dir.path());
+  {
+    tpm::Device device(options_for(swtpm));
+    device.import_auth_key(blob.blob);
+  }
+  // Drive the TPM into lockout with tpm2-tools: a DA-protected key with a password, used twice wrongly.
+  must(swtpm.tpm2({"tpm2_dictionarylockout", "--setup-parameters", "--max-tries=2", "--recovery-time=600",
+                   "--lockout-recovery-time=600"}),
+       "tpm2_dictionarylockout");
+  const auto f = [&](const char* name) { return (dir / name).string(); };
+  must(swtpm.tpm2({"tpm2_create", "-C", "0x81000001", "-G", "keyedhash", "-p", "right", "-u", f("k.pub"), "-r",
+                   f("k.priv")}),
+       "tpm2_create");
+  for (int i = 0; i < 3; ++i) {
+    must(swtpm.tpm2({"tpm2_flushcontext", "-t"}), "tpm2_flushcontext");
+    const auto load = swtpm.tpm2({"tpm2_load", "-C", "0x81000001", "-u", f("k.pub"), "-r", f("k.priv"), "-c", f("k.ctx")});
+    if (load.status.code == 0) {
+      test::write_file(dir / "msg", "hi");
+      swtpm.tpm2({"tpm2_hmac", "-c", f("k.ctx"), "-p", "wrong", f("msg")});
+    }
+  }
+  must(swtpm.tpm2({"tpm2_flushcontext", "-t"}), "tpm2_flushcontext");
+
+  tpm::Device device(options_for(swtpm));
+  const auto info = device.info();
+  CHECK(info.in_lockout);
+  CHECK(info.max_auth_fail == 2);
+  CHECK(info.lockout_recovery == 600);
+  try {
+    device.sign(as_bytes("hello"));
+    FAIL("signed while the TPM is in lockout");
+  } catch (const tpm::Error& e) {
+    INFO(e.what());
+    CHECK(e.kind() == tpm::ErrorKind::lockout);
+    CHECK(e.command() == "HMAC");
+    CHECK_THAT(std::string(e.what()), ContainsSubstring("tpm2_dictionarylockout --clear-lockout"));
+  }
+}
+
+TEST_CASE("info() reports the facts tpm2_getcap reports") {
+  test::Swtpm swtpm;
+  test::TempDir dir;
+  const auto fixed = must(swtpm.tpm2({"tpm2_getcap", "properties-fixed"}), "tpm2_getcap");
+  tpm::Info info;
+  {
+    tpm::Device device(options_for(swtpm));
+    device.keys();
+    info = device.info();
+  }
+  // tpm2_getcap prints e.g. `TPM2_PT_MANUFACTURER:\n  raw: 0x49424D00\n  value: "IBM"`.
+  CHECK_THAT(fixed, ContainsSubstring("value: \"" + info.manufacturer + "\""));
+  CHECK(info.manufacturer == "IBM");  // swtpm is libtpms, manufacturer IBM
+  CHECK_THAT(fixed, ContainsSubstring(fmt::format("TPM2_PT_REVISION:\n  raw: 0x{:X}", info.spec_revision)));
+  CHECK(info.spec_family == "2.0");
+  CHECK(info.endorsement_key_present);
+  CHECK(info.storage_root_key_present);
+  CHECK_FALSE(info.auth_key_present);
+  CHECK(info.auth_key_handle == 0x81000100);
+  CHECK_FALSE(info.in_lockout);
+  const auto persistent = must(swtpm.tpm2({"tpm2_getcap", "handles-persistent"}), "tpm2_getcap handles-persistent");
+  for (auto h : info.persistent_handles) CHECK_THAT(persistent, ContainsSubstring(fmt::format("0x{:X}", h)));
+}

@@ -1,6 +1,8 @@
 #include <catch2/catch_test_macros.hpp>
 #include <catch2/matchers/catch_matchers_string.hpp>
 
+#include <vector>
+
 #include "tpm/error.h"
 
 using namespace edgeprov;
@@ -87,4 +89,27 @@ TEST_CASE("a taken persistent handle and a full TPM say what to clean up") {
   CHECK_THAT(what(taken), ContainsSubstring("tpm2_getcap handles-persistent"));
   const auto full = tpm::make_error(site("EvictControl", tpm::Hierarchy::owner), 0x14b);  // TPM_RC_NV_SPACE
   CHECK(full.kind() == tpm::ErrorKind::no_space);
+}
+
+TEST_CASE("a busy TPM is asked again a bounded number of times, with a pause between tries") {
+  int calls = 0;
+  std::vector<int> pauses;
+  const auto pause = [&](int attempt) { pauses.push_back(attempt); };
+
+  // TPM_RC_RETRY twice, then success.
+  CHECK(tpm::with_retries([&] { return ++calls < 3 ? 0x922u : 0u; }, pause) == 0u);
+  CHECK(calls == 3);
+  CHECK(pauses == std::vector<int>{1, 2});
+
+  // Always TPM_RC_YIELDED: gives up after max_tpm_attempts and returns the code.
+  calls = 0;
+  pauses.clear();
+  CHECK(tpm::with_retries([&] { ++calls; return 0x908u; }, pause) == 0x908u);
+  CHECK(calls == tpm::max_tpm_attempts);
+  CHECK(pauses.size() == static_cast<std::size_t>(tpm::max_tpm_attempts - 1));
+
+  // An auth failure is not retried.
+  calls = 0;
+  CHECK(tpm::with_retries([&] { ++calls; return 0x9a2u; }, pause) == 0x9a2u);
+  CHECK(calls == 1);
 }
