@@ -500,3 +500,22 @@ TEST_CASE("info() reports the facts tpm2_getcap reports") {
   const auto persistent = must(swtpm.tpm2({"tpm2_getcap", "handles-persistent"}), "tpm2_getcap handles-persistent");
   for (auto h : info.persistent_handles) CHECK_THAT(persistent, ContainsSubstring(fmt::format("0x{:X}", h)));
 }
+
+TEST_CASE("a TPM that was powered on but never started gets TPM2_Startup(CLEAR) and then works") {
+  // swtpm without `startup-clear` answers TPM_RC_INITIALIZE until someone sends Startup, as a TPM
+  // whose firmware did not start it would.
+  test::TempDir state;
+  const auto port = test::free_loopback_port_pair();
+  test::Process swtpm({.argv = {"swtpm", "socket", "--tpm2", "--server",
+                                fmt::format("type=tcp,port={},bindaddr=127.0.0.1", port), "--ctrl",
+                                fmt::format("type=tcp,port={},bindaddr=127.0.0.1", port + 1), "--tpmstate",
+                                "dir=" + state.path().string(), "--flags", "not-need-init"}});
+  REQUIRE(test::wait_for_tcp("127.0.0.1", static_cast<unsigned short>(port + 1), 10s));
+  tpm::Options options;
+  options.tcti = fmt::format("swtpm:host=127.0.0.1,port={}", port);
+  tpm::Device device(options);
+  CHECK(device.keys().endorsement_key.size() == 316);
+  bool started = false;
+  for (const auto& r : device.command_log()) started = started || tpm::command_name(r.code) == "Startup";
+  CHECK(started);
+}
