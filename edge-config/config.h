@@ -27,7 +27,9 @@ std::string_view to_string(ReprovisioningMode);  // "Dynamic", "AlwaysOnStartup"
 struct Attestation {
   AttestationMethod method = AttestationMethod::tpm;
   std::optional<std::string> registration_id;  // tpm: derived from the EK when absent; x509: the CN
-  // symmetric_key = { value = "<base64>" } or { uri = "file:///…" } (aziot also allows a key service uri)
+  // symmetric_key = { value = "<base64>" } or { uri = "file:///…" }. The value is kept in padded base64
+  // (aziot also accepts it unpadded); the uri's file holds the raw key bytes, as aziot-keyd reads it.
+  // PKCS#11 uris are rejected with an error that says so.
   std::optional<Secret> symmetric_key_value;
   std::optional<std::string> symmetric_key_uri;
   std::optional<std::string> identity_cert;  // x509: "file:///…" or a path, PEM
@@ -106,8 +108,14 @@ struct Defaults {
   std::filesystem::path state_dir;    // /var/lib/edgeprov · %ProgramData%\edgeprov\state
   std::string ipc_endpoint;           // /run/edgeprov/edgeprov.sock · \\.\pipe\edgeprov
   std::string tcti;                   // device:/dev/tpmrm0 · tbs
+  std::string start_service;          // systemctl enable --now edgeprovd · Start-Service edgeprov
 };
 const Defaults& defaults();
+
+// The local file a reference names: "file:///etc/x.pem" (percent-decoded; "file:///C:/x.pem" on
+// Windows) or a plain path, returned as is. Used for identity_cert, identity_pk, trusted_ca, payload.uri,
+// symmetric_key.uri.
+std::filesystem::path local_path(std::string_view file_reference);
 
 // Parses and validates; `name` is used in error messages. Throws ConfigError.
 Config parse(std::string_view toml_text, const std::filesystem::path& name);
