@@ -149,10 +149,21 @@ std::function<Sha256Digest(Device&)> Worker::sign_job(Bytes data) {
   return [data = std::move(data)](Device& d) { return d.sign(data); };
 }
 
+std::function<Description(Device&)> Worker::describe_job() {
+  return [this](Device& d) {
+    Description out{d.keys(), d.info()};
+    std::lock_guard lock(mutex_);
+    snapshot_.registration_id = out.keys.registration_id;
+    snapshot_.auth_key_present = out.info.auth_key_present;
+    return out;
+  };
+}
+
 PublicKeys Worker::keys() { return call(keys_job()); }
 Info Worker::info() { return call(info_job()); }
 ImportedKey Worker::import_auth_key(Bytes blob) { return call(import_job(std::move(blob))); }
 Sha256Digest Worker::sign(Bytes data) { return call(sign_job(std::move(data))); }
+Description Worker::describe() { return call(describe_job()); }
 
 void Worker::async_keys(Executor executor, Handler<PublicKeys> done) {
   post(keys_job(), std::move(executor), std::move(done));
@@ -162,6 +173,9 @@ void Worker::async_info(Executor executor, Handler<Info> done) {
 }
 void Worker::async_import_auth_key(Bytes blob, Executor executor, Handler<ImportedKey> done) {
   post(import_job(std::move(blob)), std::move(executor), std::move(done));
+}
+void Worker::async_describe(Executor executor, Handler<Description> done) {
+  post(describe_job(), std::move(executor), std::move(done));
 }
 void Worker::async_sign(Bytes data, Executor executor, Handler<Sha256Digest> done) {
   post(sign_job(std::move(data)), std::move(executor), std::move(done));

@@ -43,6 +43,12 @@ class Result {
   std::variant<T, Error> v_;
 };
 
+// Everything `tpm.info` shows, read in one trip to the TPM thread.
+struct Description {
+  PublicKeys keys;
+  Info info;
+};
+
 class Worker {
  public:
   using Executor = boost::asio::any_io_executor;
@@ -60,12 +66,14 @@ class Worker {
   Info info();
   ImportedKey import_auth_key(Bytes blob);
   Sha256Digest sign(Bytes data);
+  Description describe();
 
   // Asynchronous calls: the work runs on the TPM thread, `done` is posted to `executor`.
   void async_keys(Executor executor, Handler<PublicKeys> done);
   void async_info(Executor executor, Handler<Info> done);
   void async_import_auth_key(Bytes blob, Executor executor, Handler<ImportedKey> done);
   void async_sign(Bytes data, Executor executor, Handler<Sha256Digest> done);
+  void async_describe(Executor executor, Handler<Description> done);
 
   // What the last calls found out; for `status`, which must never wait on the TPM.
   struct Snapshot {
@@ -84,6 +92,7 @@ class Worker {
   std::function<Info(Device&)> info_job();
   std::function<ImportedKey(Device&)> import_job(Bytes blob);
   std::function<Sha256Digest(Device&)> sign_job(Bytes data);
+  std::function<Description(Device&)> describe_job();
   template <typename T>
   Result<T> execute(const std::function<T(Device&)>& job);
   template <typename T>

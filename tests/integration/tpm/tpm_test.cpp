@@ -380,6 +380,10 @@ TEST_CASE("asynchronous calls run on the TPM thread and their results are posted
   CHECK(worker.snapshot().registration_id == keys->value().registration_id);
   REQUIRE(signature);
   CHECK(sign_thread == std::this_thread::get_id());
+  const auto description = worker.describe();
+  CHECK(description.keys.endorsement_key == keys->value().endorsement_key);
+  CHECK(description.info.endorsement_key_present);
+  CHECK(worker.snapshot().auth_key_present == false);
   REQUIRE_FALSE(signature->ok());  // nothing imported yet
   CHECK(signature->error().kind() == tpm::ErrorKind::no_auth_key);
 }
