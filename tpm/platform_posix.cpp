@@ -22,7 +22,14 @@ std::optional<Error> diagnose_tcti_failure(std::string_view tcti, std::uint32_t 
   std::string path(tcti.size() > 7 && tcti[6] == ':' ? tcti.substr(7) : std::string_view("/dev/tpmrm0"));
   const std::string command = fmt::format("open the TPM device {}", path);
   struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) {
+  const bool found = ::stat(path.c_str(), &st) == 0;
+  const int stat_errno = errno;
+  if (!found && (stat_errno == EACCES || stat_errno == EPERM)) {
+    return Error(ErrorKind::permission_denied, command, rc,
+                 fmt::format("permission denied on a directory above {}", path),
+                 "run edgeprovd as its service user, or as a user allowed to reach the device");
+  }
+  if (!found) {
     return Error(ErrorKind::device_missing, command, rc, fmt::format("{} does not exist", path),
                  fmt::format("enable the TPM 2.0 in the firmware setup (TPM, PTT or fTPM) and check that the "
                              "kernel sees it (`ls /sys/class/tpm`); if the TPM is elsewhere, set [tpm] tcti "
