@@ -132,6 +132,10 @@ std::int64_t sas_expiry(SystemTime now, std::chrono::seconds lifetime) {
   return std::chrono::floor<std::chrono::seconds>(now.time_since_epoch()).count() + lifetime.count();
 }
 
+bool sas_needs_renewal(std::int64_t expiry_unix_seconds, SystemTime now, std::chrono::seconds margin) {
+  return sas_expiry(now, margin) >= expiry_unix_seconds;
+}
+
 Signer software_signer(Bytes key) {
   return [key = std::move(key)](ByteView data) { return hmac_sha256(key, data); };
 }

@@ -51,6 +51,17 @@ std::string string_to_sign(std::string_view sr, std::int64_t expiry_unix_seconds
 // `se` for a token minted at `now` that lives `lifetime` (whole seconds since the Unix epoch).
 std::int64_t sas_expiry(SystemTime now, std::chrono::seconds lifetime);
 
+// Lifetimes. DPS: the C SDK's 2400 s, which DPS is known to accept; one token serves the register PUT and
+// the polls, and is re-minted once less than sas_renewal_margin remains (aziot's 30 s token can expire in
+// the middle of a long poll). Hub: the C SDK's default of one hour.
+inline constexpr std::chrono::seconds dps_sas_lifetime{2400};
+inline constexpr std::chrono::seconds hub_sas_lifetime{3600};
+inline constexpr std::chrono::seconds sas_renewal_margin{60};
+
+// True when a token expiring at `expiry_unix_seconds` must be replaced before a request sent at `now`.
+bool sas_needs_renewal(std::int64_t expiry_unix_seconds, SystemTime now,
+                       std::chrono::seconds margin = sas_renewal_margin);
+
 // A signer computes HMAC-SHA-256 over the string to sign: the TPM key at 0x81000100 or a software key.
 // It reports its own failures by throwing (a TPM error keeps its type); nothing here catches them.
 using Signer = std::function<Sha256Digest(ByteView)>;

@@ -5,6 +5,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -58,7 +59,8 @@ class Dispatcher {
  private:
   struct Entry {
     Access access;
-    AsyncMethod method;
+    AsyncMethod async;  // exactly one of async / sync is set
+    SyncMethod sync;
   };
   std::map<std::string, Entry, std::less<>> methods_;
 };

@@ -68,7 +68,8 @@ class LineFramer {
  private:
   std::size_t max_line_;
   std::string buffer_;
-  std::size_t scanned_ = 0;
+  std::size_t consumed_ = 0;  // bytes of buffer_ already returned as lines
+  std::size_t scanned_ = 0;   // bytes of buffer_ known to hold no '\n' past consumed_
   bool overflowed_ = false;
 };
 

@@ -85,6 +85,15 @@ TEST_CASE("se is now plus the lifetime in whole seconds") {
   CHECK(sas_expiry(now, std::chrono::seconds(2400)) == 1700002400);
 }
 
+TEST_CASE("a token is renewed once less than a minute of its life remains") {
+  const std::int64_t expiry = 1700002400;
+  CHECK_FALSE(sas_needs_renewal(expiry, at(1700000000)));
+  CHECK_FALSE(sas_needs_renewal(expiry, at(1700002339)));
+  CHECK(sas_needs_renewal(expiry, at(1700002340)));
+  CHECK(sas_needs_renewal(expiry, at(1700009999)));
+  CHECK(sas_expiry(at(1700000000), dps_sas_lifetime) == expiry);
+}
+
 TEST_CASE("a C SDK style DPS token matches the independently computed token") {
   // printf '0ne00ABC123%%2fregistrations%%2fdevice-001\n1700000000' | openssl dgst -sha256 -mac HMAC
   //   (one line) -macopt hexkey:046d31ff49886ea9c6f515aca2c6f2d86c4139e6204615c8f609d1aa7da5c452 -binary | base64

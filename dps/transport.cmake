@@ -1,0 +1,14 @@
+# The DPS transports (HTTPS on Beast, MQTT on Paho): their own library so the pure protocol code in
+# edgeprov_dps builds and tests without sockets, TLS or Paho.
+edgeprov_platform_sources(dps_transport_platform ${CMAKE_CURRENT_LIST_DIR}/sigpipe)
+edgeprov_add_library(edgeprov_dps_transport
+  ${dps_transport_platform}
+  ${CMAKE_CURRENT_LIST_DIR}/transport.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/tls.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/proxy.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/https_transport.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/mqtt_transport.cpp)
+target_link_libraries(edgeprov_dps_transport
+  PUBLIC edgeprov_common edgeprov_asio PahoMqttCpp::paho-mqttpp3
+  PRIVATE spdlog::spdlog fmt::fmt)
+target_compile_definitions(edgeprov_dps_transport PRIVATE EDGEPROV_VERSION="${PROJECT_VERSION}")

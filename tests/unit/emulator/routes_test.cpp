@@ -1,0 +1,159 @@
+#include <catch2/catch_test_macros.hpp>
+#include <catch2/matchers/catch_matchers_string.hpp>
+
+#include "emulator/admin_api.h"
+#include "emulator/device_api.h"
+#include "emulator/faults.h"
+#include "emulator/replies.h"
+#include "emulator/settings.h"
+
+using namespace edgeprov;
+using namespace edgeprov::emulator;
+using nlohmann::json;
+
+TEST_CASE("the two device paths route with URL-decoded segments and the api-version") {
+  auto r = route_device_request("PUT", "/0ne00ABC123/registrations/dev%2d1/register?api-version=2021-06-01", "0ne00ABC123");
+  CHECK(r.kind == DeviceRoute::Kind::register_device);
+  CHECK(r.registration_id == "dev-1");
+  auto s = route_device_request("GET", "/0ne00ABC123/registrations/dev-1/operations/4.a.b?foo=1&api-version=2019-03-31", "0ne00ABC123");
+  CHECK(s.kind == DeviceRoute::Kind::operation_status);
+  CHECK(s.operation_id == "4.a.b");
+}
+
+TEST_CASE("wrong paths, methods, scopes and api-versions are refused with the DPS status and code") {
+  auto check = [](const char* method, const char* target, int status, int code) {
+    auto r = route_device_request(method, target, "0ne00ABC123");
+    CHECK(r.kind == DeviceRoute::Kind::invalid);
+    CHECK(r.status == status);
+    CHECK(r.error_code == code);
+    CHECK_FALSE(r.message.empty());
+  };
+  check("PUT", "/", 404, 404000);
+  check("PUT", "/0ne00ABC123/registrations/d/register/extra", 404, 404000);
+  check("GET", "/0ne00ABC123/registrations/d/register?api-version=2021-06-01", 405, 405000);
+  check("PUT", "/0ne00OTHER0/registrations/d/register?api-version=2021-06-01", 404, 404000);
+  check("PUT", "/0ne00ABC123/registrations/d/register", 400, 400001);
+  check("PUT", "/0ne00ABC123/registrations/d/register?api-version=2021-11-01-preview", 400, 400001);
+  check("PUT", "/0ne00ABC123/registrations/%zz/register?api-version=2021-06-01", 400, 400004);
+}
+
+TEST_CASE("a DPS error body has errorCode, trackingId, message and timestampUtc; replies carry Retry-After on 202 only") {
+  auto now = SystemTime(std::chrono::seconds(1700000000));
+  auto body = error_body(401002, "Unauthorized", now);
+  CHECK(body["errorCode"] == 401002);
+  CHECK(body["message"] == "Unauthorized");
+  CHECK(body["timestampUtc"] == "2023-11-14T22:13:20.000Z");
+  CHECK(body["trackingId"].get<std::string>().size() == 36);
+  CHECK(assigning_reply("op", 3).retry_after == 3);
+  CHECK(json::parse(assigning_reply("op", 3).body) == json{{"operationId", "op"}, {"status", "assigning"}});
+  auto challenge = json::parse(tpm_challenge_reply("QUJD").body);
+  CHECK(challenge == json{{"authenticationKey", "QUJD"}, {"keyName", "registration"}});
+  CHECK_FALSE(final_poll_reply("op", {{"status", "assigned"}}).retry_after);
+}
+
+TEST_CASE("faults strike the requests they match, count down, and are removed when spent") {
+  FaultTable faults;
+  std::string error;
+  REQUIRE(faults.add({{"type", "throttle"}, {"count", 2}, {"registrationId", "Dev-1"}, {"retryAfter", 9}}, error));
+  CHECK_FALSE(faults.take(FaultPoint::request, Transport::https, "dev-2"));
+  CHECK_FALSE(faults.take(FaultPoint::handshake, Transport::https, ""));
+  auto hit = faults.take(FaultPoint::request, Transport::mqtt, "dev-1");
+  REQUIRE(hit);
+  auto reply = fault_reply(*hit, false, SystemTime{});
+  CHECK(reply.status == 429);
+  CHECK(reply.retry_after == 9);
+  CHECK(faults.take(FaultPoint::request, Transport::https, "DEV-1"));
+  CHECK_FALSE(faults.take(FaultPoint::request, Transport::https, "dev-1"));
+  CHECK(faults.list().empty());
+  CHECK_FALSE(faults.add({{"type", "tlsHandshakeFailure"}, {"registrationId", "x"}}, error));
+  CHECK_FALSE(faults.add({{"type", "stall"}, {"probability", 2}}, error));
+  REQUIRE(faults.add({{"type", "mqttNeverPuback"}}, error));
+  CHECK_FALSE(faults.take(FaultPoint::mqtt_publish, Transport::https, "x"));
+  CHECK(faults.take(FaultPoint::mqtt_publish, Transport::mqtt, "x"));
+}
+
+TEST_CASE("the admin routes reach enrollments, groups, registrations, faults and the hub SAS check") {
+  ProvisioningService service(ServiceOptions{});
+  FaultTable faults;
+  AdminInfo info{"a", "b", "c", "/ca.pem"};
+  json enrollment = {{"attestation", {{"type", "symmetricKey"}}}};
+  CHECK(route_admin_request(service, faults, info, "PUT", "/enrollments/d1?api-version=2021-10-01", enrollment.dump()).status == 201);
+  CHECK(route_admin_request(service, faults, info, "GET", "/enrollments", "").body.size() == 1);
+  CHECK(route_admin_request(service, faults, info, "PUT", "/enrollments/d1", "{not json").status == 400);
+  CHECK(route_admin_request(service, faults, info, "POST", "/enrollments/d1", "{}").status == 405);
+  CHECK(route_admin_request(service, faults, info, "POST", "/faults", R"({"type":"stall"})").status == 201);
+  CHECK(route_admin_request(service, faults, info, "DELETE", "/faults/1", "").status == 204);
+  CHECK(route_admin_request(service, faults, info, "POST", "/hubSasCheck", R"({"token":"nope"})").body["valid"] == false);
+  CHECK(route_admin_request(service, faults, info, "GET", "/", "").body["caCertificate"] == "/ca.pem");
+  CHECK(route_admin_request(service, faults, info, "GET", "/elsewhere", "").status == 404);
+}
+
+TEST_CASE("a config file sets addresses, hubs and timings; unknown keys and bad values name the key") {
+  Settings s;
+  apply_config_file(s, R"(
+https = "127.0.0.1:9443"
+admin = ":9080"
+id_scope = "0ne00CONF00"
+iot_hubs = ["h1.azure-devices.net", "h2.azure-devices.net"]
+allocation_policy = "static"
+assigning_polls = 2
+retry_after_seconds = 4
+[[enrollments]]
+registrationId = "d1"
+attestation = { type = "symmetricKey" }
+)", "emulator.toml");
+  CHECK(s.https.port == 9443);
+  CHECK(s.admin.address == "127.0.0.1");
+  CHECK(s.service.id_scope == "0ne00CONF00");
+  CHECK(s.service.iot_hubs.size() == 2);
+  CHECK(s.service.default_policy == AllocationPolicy::static_hub);
+  CHECK(s.service.assigning_polls == 2);
+  CHECK(s.service.retry_after_seconds == 4);
+  REQUIRE(s.enrollments.size() == 1);
+  CHECK(s.enrollments[0]["attestation"]["type"] == "symmetricKey");
+
+  auto error_of = [](const std::string& text) {
+    Settings t;
+    try {
+      apply_config_file(t, text, "emulator.toml");
+    } catch (const std::exception& e) {
+      return std::string(e.what());
+    }
+    return std::string{};
+  };
+  CHECK(error_of("htps = \"x\"").find("emulator.toml: htps: unknown key") != std::string::npos);
+  CHECK(error_of("https = \"nowhere\"").find("https") != std::string::npos);
+  CHECK(error_of("allocation_policy = \"random\"").find("allocation_policy") != std::string::npos);
+  CHECK(error_of("https = ").find("emulator.toml:1") != std::string::npos);
+}
+
+TEST_CASE("an enrollment file holds [[enrollments]] and [[enrollmentGroups]] in the service-API shape") {
+  auto file = parse_enrollment_file(R"(
+[[enrollments]]
+registrationId = "d1"
+attestation = { type = "tpm", tpm = { endorsementKey = "AAAA" } }
+[[enrollmentGroups]]
+enrollmentGroupId = "g1"
+attestation = { type = "symmetricKey", symmetricKey = { primaryKey = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=" } }
+)", "e.toml");
+  CHECK(file.enrollments.size() == 1);
+  CHECK(file.groups[0]["enrollmentGroupId"] == "g1");
+  CHECK_THROWS_WITH(parse_enrollment_file("[enrollments]\nx=1", "e.toml"), "e.toml: enrollments: write each entry as a [[enrollments]] table");
+  CHECK_THROWS(parse_enrollment_file("devices = 1", "e.toml"));
+}
+
+TEST_CASE("endpoints parse as ADDRESS:PORT, [IPv6]:PORT or :PORT") {
+  CHECK(parse_endpoint("127.0.0.1:8443")->port == 8443);
+  CHECK(parse_endpoint("[::1]:8443")->address == "::1");
+  CHECK(parse_endpoint(":80")->address == "127.0.0.1");
+  CHECK_FALSE(parse_endpoint("localhost"));
+  CHECK_FALSE(parse_endpoint("1.2.3.4:70000"));
+  CHECK_FALSE(parse_endpoint("1.2.3.4:http"));
+}
+
+TEST_CASE("JSON nesting depth is measured outside strings, so brackets in strings do not count") {
+  CHECK_FALSE(json_nesting_exceeds(R"({"a":[[1]]})", 3));
+  CHECK(json_nesting_exceeds(R"({"a":[[[1]]]})", 3));
+  CHECK_FALSE(json_nesting_exceeds(R"({"a":"[[[[[[\"[[["})", 1));
+  CHECK(json_nesting_exceeds(std::string(100, '['), 32));
+}

@@ -1,0 +1,49 @@
+// Known-answer vectors for the TPM challenge builder, produced by independent tools:
+//  - KDFa: `openssl kdf -keylen 16 -kdfopt mac:HMAC -kdfopt digest:SHA256 -kdfopt hexkey:000102…1f
+//    -kdfopt salt:STORAGE -kdfopt hexinfo:<name> KBKDF` (OpenSSL's SP 800-108 counter mode adds the label's
+//    zero separator itself, so the label is given without it) and likewise with salt:INTEGRITY, keylen 32.
+//  - credential: an RSA-2048 key from `openssl genpkey`, its modulus put into an EK-template TPM2B_PUBLIC
+//    (vector_ek_public), then `tpm2_makecredential -T none -u vec.pub -s cred16.bin -n <name> -o mc.out`
+//    with cred16.bin = bytes 00..0f and name = 000b ‖ SHA-256("srk-name"). mc.out = 0xBADCC0DE ‖ 1 ‖
+//    TPM2B_ID_OBJECT ‖ TPM2B_ENCRYPTED_SECRET.
+#pragma once
+namespace vectors {
+inline constexpr const char* kdfa_key = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+inline constexpr const char* kdfa_name = "000b0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+inline constexpr const char* kdfa_storage_128 = "1655ef8ecac2710f42319a546988a816";
+inline constexpr const char* kdfa_integrity_256 = "bacf689f634ece301e1f1b15b072d9c87db6a69585db42b1a0cb8f73ebe2692e";
+inline constexpr const char* vector_rsa_private_pem = R"(-----BEGIN PRIVATE KEY-----
+MIIEvwIBADANBgkqhkiG9w0BAQEFAASCBKkwggSlAgEAAoIBAQDI++gOxwTYejGK
+qCF3fD2seHnfXbYGx/oKFkH+LndCIKuZMKsrwOixn8RSj7PkjvQPgGQdkrnf90ze
+moeraaCH2/mPh7bXESGz4juhO/yS55joXqAEObJxZ+gEZ7UV8ijevSJx3IH8YPUW
+8uEcXJSg0G4diYiMKis4nkW8icBSGpvmvgPtgp0QQoGka7fX0iUKIz77wToSDwrY
+5yVkxblRuqACuQVwqr29nspTQgUmj1zRHfPAahWpr2Q/fHlIHmJ5/FAqFoGbpbq4
+v0iEScenMHx7fq9ipQc7mrJEWWFkDtEGCTutUTQ81RumadarCEnhW6n7MNC4yjaV
+q7eIISh3AgMBAAECggEATlQqwROcVlftFepnvJ79lEmRydVGW0c1shexmYP3c5yy
+8+2NUGyK46ruAvVBeWqjQKVbn1DvQxOo8DqOdGYiq8A191O/lPr2xRn+/lwYGBLN
+u4YhW/Q2kM8blBfs8cQiXIies3xqZndNHagDxp9oR3Jj7/wJbQMEPDkm2Y9gFj7a
+qStVzhGcPwCsO829X+K9fZZgfdMA0I6IEjV576uLKUjJvlOwThJpP6Mchn9znis1
+d9K0jogbLQBxLf8iRq2nXc6rRyEZdlBsyB0aEF0z5f/f3hf0AAqUEZZKMrZau8+6
+rbdx/IAS3E9mgZSs75Vd3y0CLamfPV71M/IDJMwYuQKBgQDq0g8DrP3pKDJlwecV
+Ut8X6wNoZwwJUeXmSL+HlB9MG2tZVKIWmPUaypo5tSxSydYSuDjO4IUlhsbalh3U
+Xn+J7U4jnrihdXL9oQZBxdy/lzaTN6W0Svwkh+MBWSTNPrxR3xT+268g//Aa8TRs
+KjlAKeaJ70PkqS16ufCIz/sBmQKBgQDbHJJYg8IDxJKYQRgws/c41pR1e2PVR/AB
+h9hk28F0ftnXq5MTSc2WilrlQ829u2MH7Pum1EVmwZ/3D+0JbyV1Q1ZgpT33fQhi
+yno3Th8hf55dAoUksAHOwoH8Sn4bdVXhKBr+ffOHFXEYQHhWuvqIZUvEYqpqhmln
+4eSi5tfkjwKBgQCS9D69OCf3IFbZ481wRNqlJ0iMr+CSfJR515E1kfc8M/SshRCj
+P7o0uBJohv9kGDhGos+6eDwbTgtohIXKgBElCkPaetxk/xGltH4r713E8ScQXsTu
+3faKDhh8oYMsh1RnkEqdbHJfHozu74C1KH+HrjE+pWRB17ZEldT4aeBWEQKBgQCP
+nom6ZRqtt5JTJA/EFKJOajBDVU6ZxR5nEnDfoz+JqYAGopqzwON18lgkAK6B16rQ
+ziAhOPAIq4+7tH+teGH4G9wpWwZkC1uMzaUQTS+QmILn+jflVUzKBqqHARjpzJ4v
+CEexWkNe3soTmGaIiuSetK7WGcoUKug6RFHGCUOntwKBgQDgMJBGZTKvzIIJsKm1
+sjqZoZHD/m9gp405PYaZahEPIe4acxpYfj+CyhxMKuHvw3YYRivCvskg2/sO4/1+
+3gKpt62CkkUZYSR+5VKbRWj1bDSeF0jwxIN5XnY/muikHNvWhLbzw6KIlvTpm370
+Wd+GwBFtVXzTsWN2DD4FRjOjDA==
+-----END PRIVATE KEY-----
+)";
+inline constexpr const char* vector_ek_public = "013a0001000b000300b20020837197674484b3f81a90cc8d46a5d724fd52d76e06520b64f2a1da1b331469aa00060080004300100800000000000100c8fbe80ec704d87a318aa821777c3dac7879df5db606c7fa0a1641fe2e774220ab9930ab2bc0e8b19fc4528fb3e48ef40f80641d92b9dff74cde9a87ab69a087dbf98f87b6d71121b3e23ba13bfc92e798e85ea00439b27167e80467b515f228debd2271dc81fc60f516f2e11c5c94a0d06e1d89888c2a2b389e45bc89c0521a9be6be03ed829d104281a46bb7d7d2250a233efbc13a120f0ad8e72564c5b951baa002b90570aabdbd9eca534205268f5cd11df3c06a15a9af643f7c79481e6279fc502a16819ba5bab8bf488449c7a7307c7b7eaf62a5073b9ab2445961640ed106093bad51343cd51ba669d6ab0849e15ba9fb30d0b8ca3695abb788212877";
+inline constexpr const char* credential_name = "000b1b35b7176a62f22ac9fe8706d4647d4f20b47fbc7785e5e3db6bdf68db73e8e4";
+inline constexpr const char* credential_value = "000102030405060708090a0b0c0d0e0f";
+inline constexpr const char* makecredential_id_object = "00340020862a63a97fd1ee625f8fa2efd40250251e043e28d726d631c1441271427489d8db54e390cc87f5ef9359f9313bfffc9e3f47";
+inline constexpr const char* makecredential_secret = "01009887c7c249025585e297b6e518da19490a6c8f959c65897a56ca232b15d88f9237e98e069b59fa9f7509ed7c1d28cc99e41c67857a8dd47929e1b31e4e10499d8b1be99bae0e33c9ce06fb3db75f614baaf98a0585fa7d68783491341b91d924ca3c3e573d395938bc7460c9e54e41bb41c01d48839bfdcb211ccf921138e32ba7abdb4cd946573a83a5ac2c816314b42086e0be50e1021aaf5413c2092488cf38d91572d43ea52bc90fa9c3160e5ec9fe7e507d4bbf8fa106463573c0890de8e2fc843929af825ca24d79d70086caf51a508f9ad65861293c889b64956802327f41bfacd522c191539b44a2d68a37e12d3952140c57fef22a62492ebe510d69";
+}  // namespace vectors
