@@ -1,0 +1,525 @@
+// Integration tests of the TPM module against a real swtpm. What is right is decided by independent
+// tools: tpm2-tools (tpm2_readpublic, tpm2_createek, tpm2_makecredential, tpm2_getcap, tpm2_nvread),
+// the OpenSSL command line and coreutils' base32. Each test starts its own swtpm.
+#include <catch2/catch_test_macros.hpp>
+#include <catch2/matchers/catch_matchers_string.hpp>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include <atomic>
+#include <fmt/format.h>
+#include <thread>
+
+#include "common/encoding.h"
+#include "tests/integration/tpm/dps_blob.h"
+#include "tests/support/process.h"
+#include "tests/support/swtpm.h"
+#include "tpm/device.h"
+#include "tpm/worker.h"
+
+using namespace edgeprov;
+using namespace std::chrono_literals;
+using Catch::Matchers::ContainsSubstring;
+
+namespace {
+
+tpm::Options options_for(const test::Swtpm& swtpm) {
+  tpm::Options o;
+  o.tcti = swtpm.tcti();
+  return o;
+}
+
+std::string must(const test::RunResult& r, const std::string& what) {
+  INFO(what << ":\n" << r.output);
+  REQUIRE(r.status.exited());
+  REQUIRE(r.status.code == 0);
+  return r.output;
+}
+
+// The marshalled TPM2B_PUBLIC at `handle`, as tpm2_readpublic writes it (no edgeprov client may be connected).
+Bytes readpublic(test::Swtpm& swtpm, const std::string& handle, const test::TempDir& dir) {
+  const auto file = dir / ("pub-" + handle);
+  must(swtpm.tpm2({"tpm2_readpublic", "-c", handle, "-o", file.string()}), "tpm2_readpublic " + handle);
+  return to_bytes(test::read_file(file));
+}
+
+std::string sh(const std::string& script) {
+  const auto r = test::run({.argv = {"sh", "-c", script}});
+  INFO(script << "\n" << r.output);
+  REQUIRE(r.status.code == 0);
+  std::string out = r.output;
+  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+  return out;
+}
+
+// HMAC-SHA-256 by the OpenSSL command line.
+std::string openssl_hmac(const Bytes& key, const std::filesystem::path& data_file) {
+  const auto out = sh(fmt::format("openssl dgst -sha256 -mac HMAC -macopt hexkey:{} -r '{}'", hex_encode(key),
+                                  data_file.string()));
+  return out.substr(0, out.find(' '));
+}
+
+struct Provisioned {
+  Bytes ek, srk;
+};
+
+// Lets edgeprov create EK and SRK, then reads them back with tpm2_readpublic.
+Provisioned provision_keys(test::Swtpm& swtpm, const test::TempDir& dir) {
+  {
+    tpm::Device device(options_for(swtpm));
+    device.keys();
+  }
+  return {readpublic(swtpm, "0x81010001", dir), readpublic(swtpm, "0x81000001", dir)};
+}
+
+std::uint16_t u16_at(const Bytes& b, std::size_t at) { return static_cast<std::uint16_t>((b[at] << 8) | b[at + 1]); }
+
+Bytes tampered(const test::DpsBlob& blob, int part, bool truncate) {
+  Bytes out = blob.blob;
+  const std::size_t at = blob.part_offset[part];
+  const std::size_t size = u16_at(out, at);
+  if (truncate) {
+    // One byte shorter, size prefix adjusted: the blob stays well-framed, the part itself is cut.
+    out.erase(out.begin() + static_cast<std::ptrdiff_t>(at + 2 + size - 1));
+    out[at] = static_cast<std::uint8_t>((size - 1) >> 8);
+    out[at + 1] = static_cast<std::uint8_t>((size - 1) & 0xFF);
+  } else {
+    out[at + 2 + size / 2] ^= 0x5A;
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("on an empty TPM the EK and SRK are created, persisted, and read back byte for byte by tpm2_readpublic") {
+  test::Swtpm swtpm;
+  test::TempDir dir;
+  tpm::PublicKeys keys;
+  {
+    tpm::Device device(options_for(swtpm));
+    keys = device.keys();
+    // A second read on the same connection gives the same bytes (the persisted keys).
+    CHECK(device.keys().endorsement_key == keys.endorsement_key);
+  }
+  const Bytes ek = readpublic(swtpm, "0x81010001", dir);
+  const Bytes srk = readpublic(swtpm, "0x81000001", dir);
+  CHECK(keys.endorsement_key == ek);
+  CHECK(keys.storage_root_key == srk);
+  // Layout of docs/dps-protocol.md §5.3: RSA-2048 EK (316 bytes) and SRK (284 bytes).
+  CHECK(ek.size() == 316);
+  CHECK(srk.size() == 284);
+  CHECK_THAT(base64_encode(ek), Catch::Matchers::StartsWith("AToAAQALAAMAsgAgg3GXZ0SEs/gakMyNRqXXJP1S"));
+  CHECK(hex_encode(ByteView(srk).first(12)) == "011a0001000b000304720000");
+
+  // The registration id as the SDK tool derives it, computed by openssl and coreutils' base32.
+  const auto file = dir / "pub-0x81010001";
+  const auto expected = sh(fmt::format("openssl dgst -sha256 -binary '{}' | base32 | tr A-Z a-z | tr -d '=\\n'",
+                                       file.string()));
+  CHECK(keys.registration_id == expected);
+  CHECK(keys.registration_id.size() == 52);
+}
+
+TEST_CASE("an EK persisted beforehand by tpm2_createek is used unchanged") {
+  test::Swtpm swtpm;
+  test::TempDir dir;
+  must(swtpm.tpm2({"tpm2_createek", "-c", "0x81010001", "-G", "rsa", "-u", (dir / "ek.pub").string()}),
+       "tpm2_createek");
+  const Bytes before = readpublic(swtpm, "0x81010001", dir);
+  Bytes ours;
+  {
+    tpm::Device device(options_for(swtpm));
+    ours = device.keys().endorsement_key;
+  }
+  CHECK(ours == before);
+  CHECK(readpublic(swtpm, "0x81010001", dir) == before);
+
+  // tpm2_createek uses the same TCG template: without it, edgeprov derives the very same EK.
+  must(swtpm.tpm2({"tpm2_evictcontrol", "-C", "o", "-c", "0x81010001"}), "tpm2_evictcontrol");
+  {
+    tpm::Device device(options_for(swtpm));
+    CHECK(device.keys().endorsement_key == before);
+  }
+}
+
+TEST_CASE("an EK persisted by swtpm_setup is used unchanged") {
+  test::Swtpm swtpm({.manufactured = true});
+  test::TempDir dir;
+  const Bytes before = readpublic(swtpm, "0x81010001", dir);
+  Bytes ours;
+  {
+    tpm::Device device(options_for(swtpm));
+    ours = device.keys().endorsement_key;
+  }
+  CHECK(ours == before);
+}
+
+TEST_CASE("the EK created here has the public key of the manufacturer's EK certificate") {
+  test::Swtpm swtpm({.manufactured = true});
+  test::TempDir dir;
+  // Remove the persisted EK so edgeprov must derive it again from the endorsement seed.
+  must(swtpm.tpm2({"tpm2_evictcontrol", "-C", "o", "-c", "0x81010001"}), "tpm2_evictcontrol");
+  Bytes ek;
+  {
+    tpm::Device device(options_for(swtpm));
+    ek = device.keys().endorsement_key;
+  }
+  must(swtpm.tpm2({"tpm2_nvread", "0x01c00002", "-C", "o", "-o", (dir / "ekcert.der").string()}), "tpm2_nvread");
+  const auto modulus =
+      sh(fmt::format("openssl x509 -inform der -in '{}' -noout -modulus", (dir / "ekcert.der").string()));
+  REQUIRE(modulus.starts_with("Modulus="));
+  std::string ours = hex_encode(ByteView(ek).last(256));
+  for (auto& c : ours) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  CHECK(modulus.substr(8) == ours);
+}
+
+TEST_CASE("an imported DPS key signs exactly like OpenSSL's HMAC-SHA-256 with that key, short and long data") {
+  test::Swtpm swtpm;
+  test::TempDir dir;
+  const auto keys = provision_keys(swtpm, dir);
+  const auto blob = test::build_dps_blob(keys.ek, keys.srk, dir.path());
+  REQUIRE(blob.blob.size() == 766);  // §11: 54 + 258 + 144 + 258 + 50 + 2
+
+  const std::string short_data = "registration\n1700000000";
+  std::string long_data;
+  for (int i = 0; i < 3000; ++i) long_data.push_back(static_cast<char>('a' + i % 26));
+  test::write_file(dir / "short", short_data);
+  test::write_file(dir / "long", long_data);
+  const auto second = test::build_dps_blob(keys.ek, keys.srk, dir.path());
+
+  tpm::Device device(options_for(swtpm));
+  CHECK_FALSE(device.auth_key_present());
+  const auto imported = device.import_auth_key(blob.blob);
+  CHECK(imported.handle == 0x81000100);
+  CHECK_FALSE(imported.replaced);
+  CHECK(device.auth_key_present());
+  CHECK(hex_encode(device.sign(as_bytes(short_data))) == openssl_hmac(blob.hmac_key, dir / "short"));
+  CHECK(hex_encode(device.sign(as_bytes(long_data))) == openssl_hmac(blob.hmac_key, dir / "long"));
+
+  // The second blob (the hub key) replaces the first.
+  CHECK(device.import_auth_key(second.blob).replaced);
+  CHECK(hex_encode(device.sign(as_bytes(short_data))) == openssl_hmac(second.hmac_key, dir / "short"));
+}
+
+TEST_CASE("each of the five blob parts flipped or truncated gives an error naming the part, and the previous key keeps signing") {
+  test::Swtpm swtpm;
+  test::TempDir dir;
+  const auto keys = provision_keys(swtpm, dir);
+  const auto good = test::build_dps_blob(keys.ek, keys.srk, dir.path());
+  const auto other = test::build_dps_blob(keys.ek, keys.srk, dir.path());
+  test::write_file(dir / "data", "hello");
+  const auto expected = openssl_hmac(good.hmac_key, dir / "data");
+
+  tpm::Device device(options_for(swtpm));
+  device.import_auth_key(good.blob);
+  const char* names[5] = {"credential", "secret", "duplicate", "seed", "public"};
+  for (int part = 0; part < 5; ++part) {
+    for (bool truncate : {false, true}) {
+      INFO("part " << names[part] << (truncate ? " truncated" : " flipped"));
+      try {
+        device.import_auth_key(tampered(other, part, truncate));
+        FAIL("a tampered blob was imported");
+      } catch (const tpm::Error& e) {
+        INFO(e.what());
+        CHECK(e.kind() == tpm::ErrorKind::bad_blob);
+        CHECK_THAT(std::string(e.what()), ContainsSubstring(names[part]));
+      }
+      CHECK(hex_encode(device.sign(as_bytes("hello"))) == expected);
+    }
+  }
+  // A blob cut short names the part where it ends.
+  Bytes cut(other.blob.begin(), other.blob.begin() + static_cast<std::ptrdiff_t>(other.part_offset[3] + 10));
+  try {
+    device.import_auth_key(cut);
+    FAIL("a cut blob was imported");
+  } catch (const tpm::Error& e) {
+    CHECK(e.blob_part() == tpm::BlobPart::seed);
+    CHECK_THAT(std::string(e.what()), ContainsSubstring("truncated"));
+  }
+  const auto info = device.info();
+  CHECK(info.transient_objects == 0);
+  CHECK(info.loaded_sessions == 0);
+}
+
+TEST_CASE("200 imports in a row leave no session or transient object behind") {
+  test::Swtpm swtpm;
+  test::TempDir dir;
+  const auto keys = provision_keys(swtpm, dir);
+  const auto blob = test::build_dps_blob(keys.ek, keys.srk, dir.path());
+  auto bad = blob.blob;
+  bad[blob.part_offset[2] + 40] ^= 1;  // fails at Import, after the policy session was used
+  {
+    tpm::Device device(options_for(swtpm));
+    for (int i = 0; i < 200; ++i) {
+      device.import_auth_key(blob.blob);
+      if (i % 20 == 0) CHECK_THROWS_AS(device.import_auth_key(bad), tpm::Error);
+    }
+    const auto info = device.info();
+    CHECK(info.transient_objects == 0);
+    CHECK(info.loaded_sessions == 0);
+    CHECK(info.auth_key_present);
+  }
+  // Independently: tpm2_getcap lists no transient object and no loaded or saved session.
+  for (const char* cap : {"handles-transient", "handles-loaded-session", "handles-saved-session"}) {
+    const auto out = must(swtpm.tpm2({"tpm2_getcap", cap}), cap);
+    INFO(cap << ": " << out);
+    CHECK(out.find("0x") == std::string::npos);
+  }
+}
+
+TEST_CASE("hierarchy passwords set with tpm2_changeauth work when configured and name the config key when wrong") {
+  test::Swtpm swtpm;
+  test::TempDir dir;
+  must(swtpm.tpm2({"tpm2_changeauth", "-c", "e", "endorsement-pw"}), "tpm2_changeauth e");
+  must(swtpm.tpm2({"tpm2_changeauth", "-c", "o", "owner-pw"}), "tpm2_changeauth o");
+  auto options = options_for(swtpm);
+  options.config_file = "/etc/edgeprov/config.toml";
+
+  SECTION("wrong or missing passwords") {
+    options.endorsement_auth = Secret("guessed-Pa55");
+    options.owner_auth = Secret("owner-pw");
+    try {
+      tpm::Device(options).keys();
+      FAIL("the EK was created with a wrong endorsement password");
+    } catch (const tpm::Error& e) {
+      CHECK(e.kind() == tpm::ErrorKind::hierarchy_auth);
+      CHECK_THAT(std::string(e.what()), ContainsSubstring("[tpm.hierarchy_authorization] endorsement"));
+      CHECK_THAT(std::string(e.what()), ContainsSubstring("/etc/edgeprov/config.toml"));
+      CHECK_THAT(std::string(e.what()), !ContainsSubstring("guessed-Pa55"));  // never the password itself
+    }
+    options.endorsement_auth = Secret("endorsement-pw");
+    options.owner_auth.reset();
+    try {
+      tpm::Device(options).keys();
+      FAIL("the EK was persisted without the owner password");
+    } catch (const tpm::Error& e) {
+      CHECK(e.kind() == tpm::ErrorKind::hierarchy_auth);
+      CHECK_THAT(std::string(e.what()), ContainsSubstring("[tpm.hierarchy_authorization] owner"));
+    }
+  }
+  SECTION("right passwords, then a wrong endorsement password at import") {
+    options.endorsement_auth = Secret("endorsement-pw");
+    options.owner_auth = Secret("owner-pw");
+    {
+      tpm::Device device(options);
+      device.keys();
+    }
+    const Bytes ek = readpublic(swtpm, "0x81010001", dir), srk = readpublic(swtpm, "0x81000001", dir);
+    const auto blob = test::build_dps_blob(ek, srk, dir.path());
+    test::write_file(dir / "data", "hello");
+    {
+      tpm::Device device(options);
+      device.import_auth_key(blob.blob);
+      CHECK(hex_encode(device.sign(as_bytes("hello"))) == openssl_hmac(blob.hmac_key, dir / "data"));
+    }
+    options.endorsement_auth = Secret("not-it");
+    tpm::Device device(options);
+    try {
+      device.import_auth_key(blob.blob);
+      FAIL("PolicySecret passed with a wrong endorsement password");
+    } catch (const tpm::Error& e) {
+      CHECK(e.command() == "PolicySecret");
+      CHECK_THAT(std::string(e.what()), ContainsSubstring("[tpm.hierarchy_authorization] endorsement"));
+    }
+    CHECK(hex_encode(device.sign(as_bytes("hello"))) == openssl_hmac(blob.hmac_key, dir / "data"));
+  }
+}
+
+TEST_CASE("a swtpm killed mid-operation gives a connection error, and the same worker works again once a swtpm is back on the port") {
+  test::Swtpm swtpm;
+  tpm::Worker worker(options_for(swtpm));
+  const auto before = worker.keys();
+  std::atomic<bool> stop{false};
+  std::thread killer([&] {
+    std::this_thread::sleep_for(300ms);
+    swtpm.kill();
+  });
+  std::optional<tpm::Error> failure;
+  for (int i = 0; i < 100000 && !failure; ++i) {
+    try {
+      worker.keys();
+    } catch (const tpm::Error& e) {
+      failure = e;
+    }
+  }
+  killer.join();
+  REQUIRE(failure);
+  INFO(failure->what());
+  CHECK(failure->kind() == tpm::ErrorKind::connection);
+  CHECK_THAT(std::string(failure->what()), ContainsSubstring(swtpm.tcti()));
+  CHECK_FALSE(worker.snapshot().available);
+
+  swtpm.restart();
+  const auto after = worker.keys();
+  CHECK(after.endorsement_key == before.endorsement_key);
+  CHECK(worker.snapshot().available);
+  CHECK(worker.snapshot().connects >= 2);
+}
+
+TEST_CASE("asynchronous calls run on the TPM thread and their results are posted to the caller's executor") {
+  test::Swtpm swtpm;
+  tpm::Worker worker(options_for(swtpm));
+  boost::asio::io_context io;
+  auto work = boost::asio::make_work_guard(io);
+  std::optional<tpm::Result<tpm::PublicKeys>> keys;
+  std::optional<tpm::Result<Sha256Digest>> signature;
+  std::thread::id keys_thread, sign_thread;
+  worker.async_keys(io.get_executor(), [&](tpm::Result<tpm::PublicKeys> r) {
+    keys_thread = std::this_thread::get_id();
+    keys.emplace(std::move(r));
+  });
+  worker.async_sign(to_bytes("x"), io.get_executor(), [&](tpm::Result<Sha256Digest> r) {
+    sign_thread = std::this_thread::get_id();
+    signature.emplace(std::move(r));
+    work.reset();  // the keys' handler ran before: handlers come back in order
+  });
+  io.run_for(30s);
+  REQUIRE(keys);
+  REQUIRE(keys->ok());
+  CHECK(keys_thread == std::this_thread::get_id());
+  CHECK(worker.snapshot().registration_id == keys->value().registration_id);
+  REQUIRE(signature);
+  CHECK(sign_thread == std::this_thread::get_id());
+  const auto description = worker.describe();
+  CHECK(description.keys.endorsement_key == keys->value().endorsement_key);
+  CHECK(description.info.endorsement_key_present);
+  CHECK(worker.snapshot().auth_key_present == false);
+  REQUIRE_FALSE(signature->ok());  // nothing imported yet
+  CHECK(signature->error().kind() == tpm::ErrorKind::no_auth_key);
+}
+
+TEST_CASE("an object that is not an HMAC key at the auth key handle is refused, not overwritten") {
+  test::Swtpm swtpm;
+  test::TempDir dir;
+  const auto keys = provision_keys(swtpm, dir);
+  must(swtpm.tpm2({"tpm2_createprimary", "-C", "o", "-c", (dir / "prim.ctx").string()}), "tpm2_createprimary");
+  must(swtpm.tpm2({"tpm2_evictcontrol", "-C", "o", "-c", (dir / "prim.ctx").string(), "0x81000100"}),
+       "tpm2_evictcontrol");
+  const auto blob = test::build_dps_blob(keys.ek, keys.srk, dir.path());
+  {
+    tpm::Device device(options_for(swtpm));
+    try {
+      device.import_auth_key(blob.blob);
+      FAIL("the foreign object was replaced");
+    } catch (const tpm::Error& e) {
+      CHECK(e.kind() == tpm::ErrorKind::handle_occupied);
+      CHECK_THAT(std::string(e.what()), ContainsSubstring("0x81000100"));
+      CHECK_THAT(std::string(e.what()), ContainsSubstring("auth_key_index"));
+    }
+  }
+  // Still there, unchanged in kind.
+  const auto out = must(swtpm.tpm2({"tpm2_readpublic", "-c", "0x81000100"}), "tpm2_readpublic");
+  CHECK_THAT(out, ContainsSubstring("rsa"));
+}
+
+TEST_CASE("a TCTI naming a missing device node says which node and how to fix it") {
+  tpm::Options options;
+  options.tcti = "device:/dev/edgeprov-no-such-tpm";
+  try {
+    tpm::Device device(options);
+    FAIL("opened a missing device");
+  } catch (const tpm::Error& e) {
+    CHECK(e.kind() == tpm::ErrorKind::device_missing);
+    CHECK_THAT(std::string(e.what()), ContainsSubstring("/dev/edgeprov-no-such-tpm"));
+    CHECK_THAT(std::string(e.what()), ContainsSubstring("[tpm] tcti"));
+  }
+}
+
+TEST_CASE("a simulator that is not running gives a connection error naming the TCTI") {
+  const auto port = test::free_loopback_port();
+  tpm::Options options;
+  options.tcti = fmt::format("swtpm:host=127.0.0.1,port={}", port);
+  try {
+    tpm::Device device(options);
+    FAIL("connected to nothing");
+  } catch (const tpm::Error& e) {
+    CHECK(e.kind() == tpm::ErrorKind::connection);
+    CHECK_THAT(std::string(e.what()), ContainsSubstring(options.tcti));
+  }
+}
+
+TEST_CASE("a TPM in dictionary-attack lockout is reported as such, with the way out, and info() shows it") {
+  test::Swtpm swtpm;
+  test::TempDir dir;
+  const auto keys = provision_keys(swtpm, dir);
+  const auto blob = test::build_dps_blob(keys.ek, keys.srk, dir.path());
+  {
+    tpm::Device device(options_for(swtpm));
+    device.import_auth_key(blob.blob);
+  }
+  // Drive the TPM into lockout with tpm2-tools: a DA-protected key with a password, used twice wrongly.
+  must(swtpm.tpm2({"tpm2_dictionarylockout", "--setup-parameters", "--max-tries=2", "--recovery-time=600",
+                   "--lockout-recovery-time=600"}),
+       "tpm2_dictionarylockout");
+  const auto f = [&](const char* name) { return (dir / name).string(); };
+  must(swtpm.tpm2({"tpm2_create", "-C", "0x81000001", "-G", "keyedhash", "-p", "right", "-u", f("k.pub"), "-r",
+                   f("k.priv")}),
+       "tpm2_create");
+  for (int i = 0; i < 3; ++i) {
+    must(swtpm.tpm2({"tpm2_flushcontext", "-t"}), "tpm2_flushcontext");
+    const auto load = swtpm.tpm2({"tpm2_load", "-C", "0x81000001", "-u", f("k.pub"), "-r", f("k.priv"), "-c", f("k.ctx")});
+    if (load.status.code == 0) {
+      test::write_file(dir / "msg", "hi");
+      swtpm.tpm2({"tpm2_hmac", "-c", f("k.ctx"), "-p", "wrong", f("msg")});
+    }
+  }
+  must(swtpm.tpm2({"tpm2_flushcontext", "-t"}), "tpm2_flushcontext");
+
+  tpm::Device device(options_for(swtpm));
+  const auto info = device.info();
+  CHECK(info.in_lockout);
+  CHECK(info.max_auth_fail == 2);
+  CHECK(info.lockout_recovery == 600);
+  try {
+    device.sign(as_bytes("hello"));
+    FAIL("signed while the TPM is in lockout");
+  } catch (const tpm::Error& e) {
+    INFO(e.what());
+    CHECK(e.kind() == tpm::ErrorKind::lockout);
+    CHECK(e.command() == "HMAC");
+    CHECK_THAT(std::string(e.what()), ContainsSubstring("tpm2_dictionarylockout --clear-lockout"));
+  }
+}
+
+TEST_CASE("info() reports the facts tpm2_getcap reports") {
+  test::Swtpm swtpm;
+  test::TempDir dir;
+  const auto fixed = must(swtpm.tpm2({"tpm2_getcap", "properties-fixed"}), "tpm2_getcap");
+  tpm::Info info;
+  {
+    tpm::Device device(options_for(swtpm));
+    device.keys();
+    info = device.info();
+  }
+  // tpm2_getcap prints e.g. `TPM2_PT_MANUFACTURER:\n  raw: 0x49424D00\n  value: "IBM"`.
+  CHECK_THAT(fixed, ContainsSubstring("value: \"" + info.manufacturer + "\""));
+  CHECK(info.manufacturer == "IBM");  // swtpm is libtpms, manufacturer IBM
+  CHECK_THAT(fixed, ContainsSubstring(fmt::format("TPM2_PT_REVISION:\n  raw: 0x{:X}", info.spec_revision)));
+  CHECK(info.spec_family == "2.0");
+  CHECK(info.endorsement_key_present);
+  CHECK(info.storage_root_key_present);
+  CHECK_FALSE(info.auth_key_present);
+  CHECK(info.auth_key_handle == 0x81000100);
+  CHECK_FALSE(info.in_lockout);
+  const auto persistent = must(swtpm.tpm2({"tpm2_getcap", "handles-persistent"}), "tpm2_getcap handles-persistent");
+  for (auto h : info.persistent_handles) CHECK_THAT(persistent, ContainsSubstring(fmt::format("0x{:X}", h)));
+}
+
+TEST_CASE("a TPM that was powered on but never started gets TPM2_Startup(CLEAR) and then works") {
+  // swtpm without `startup-clear` answers TPM_RC_INITIALIZE until someone sends Startup, as a TPM
+  // whose firmware did not start it would.
+  test::TempDir state;
+  const auto port = test::free_loopback_port_pair();
+  test::Process swtpm({.argv = {"swtpm", "socket", "--tpm2", "--server",
+                                fmt::format("type=tcp,port={},bindaddr=127.0.0.1", port), "--ctrl",
+                                fmt::format("type=tcp,port={},bindaddr=127.0.0.1", port + 1), "--tpmstate",
+                                "dir=" + state.path().string(), "--flags", "not-need-init"}});
+  REQUIRE(test::wait_for_tcp("127.0.0.1", static_cast<unsigned short>(port + 1), 10s));
+  tpm::Options options;
+  options.tcti = fmt::format("swtpm:host=127.0.0.1,port={}", port);
+  tpm::Device device(options);
+  CHECK(device.keys().endorsement_key.size() == 316);
+  bool started = false;
+  for (const auto& r : device.command_log()) started = started || tpm::command_name(r.code) == "Startup";
+  CHECK(started);
+}
