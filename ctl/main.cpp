@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
   add_status_command(app, global, run);
   add_version_command(app, global, run);
   add_logs_command(app, global, run);
+  add_tpm_command(app, global, run);
 
   try {
     app.parse(argc, argv);

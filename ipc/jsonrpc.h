@@ -24,6 +24,7 @@ inline constexpr int internal_error = -32603;
 inline constexpr int unauthorized = -32001;       // the caller's OS identity may not call this method
 inline constexpr int message_too_large = -32002;  // a line over max_message_bytes; connection closed
 inline constexpr int busy = -32003;               // server at its connection limit / shutting down
+inline constexpr int tpm_unavailable = -32010;   // the TPM could not be used: data has kind, command, rc, fix
 }  // namespace errc
 
 struct RpcError {

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include "service/build_info.h"
+#include "service/tpm_methods.h"
 
 namespace edgeprov::service {
 
@@ -32,8 +33,10 @@ Daemon::Daemon(config::Config config, Logging& logging, ipc::AdminPolicy admin_p
     : config_(std::move(config)),
       status_(initial_snapshot(config_)),
       methods_{.status = status_, .logging = logging, .started = std::chrono::steady_clock::now()},
+      tpm_(tpm_options(config_)),
       server_(io_, server_options(config_, admin_policy), dispatcher_) {
   register_methods(dispatcher_, methods_);
+  register_tpm_methods(dispatcher_, tpm_, io_.get_executor());
 }
 
 Daemon::~Daemon() {

@@ -13,6 +13,8 @@
 #include "service/logging.h"
 #include "service/methods.h"
 #include "service/status.h"
+#include "service/tpm_methods.h"
+#include "tpm/worker.h"
 
 namespace edgeprov::service {
 
@@ -47,6 +49,7 @@ class Daemon {
   boost::asio::io_context io_{1};
   StatusBoard status_;
   MethodContext methods_;
+  tpm::Worker tpm_;
   ipc::Dispatcher dispatcher_;
   ipc::Server server_;
   bool stopping_ = false;  // touched on the io thread only
