@@ -234,44 +234,9 @@ bool wait_for_tcp(const std::string& host, unsigned short port, milliseconds tim
   return false;
 }
 
-bool wait_for_path(const fs::path& path, milliseconds timeout) {
-  const auto deadline = steady_clock::now() + timeout;
-  do {
-    std::error_code ec;
-    if (fs::exists(path, ec)) return true;
-    std::this_thread::sleep_for(milliseconds(20));
-  } while (steady_clock::now() < deadline);
-  return false;
-}
-
 TempDir::TempDir() : path_(unique_temp_path("edgeprov-test-")) {
   fs::create_directories(path_);
   fs::permissions(path_, fs::perms::owner_all | fs::perms::group_exec | fs::perms::others_exec);
-}
-
-TempDir::~TempDir() {
-  std::error_code ec;
-  fs::remove_all(path_, ec);
-}
-
-fs::path bin_dir() {
-  if (const char* env = std::getenv("EDGEPROV_BIN_DIR")) return env;
-  return EDGEPROV_BIN_DIR;
-}
-
-fs::path source_dir() { return EDGEPROV_SOURCE_DIR; }
-
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-void write_file(const fs::path& path, const std::string& content) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << content;
-  if (!out) throw std::runtime_error("cannot write " + path.string());
 }
 
 }  // namespace edgeprov::test
