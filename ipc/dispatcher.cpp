@@ -22,13 +22,17 @@ std::string who(const Peer& peer) {
   return text.empty() ? "an unidentified caller" : text;
 }
 
-RpcError unauthorized(const std::string& method, const Peer& peer) {
+RpcError unauthorized(const std::string& method, Access access, const Peer& peer) {
   std::string needed = peer.sid ? "run it from an elevated prompt (a member of Administrators) or as SYSTEM"
                                 : "run it as root (e.g. with sudo) or as a member of the group set by "
                                   "[edgeprov.ipc] admin_group";
+  std::string who_may = "for administrators only";
+  if (access == Access::identity) {
+    who_may = "for administrators and [edgeprov.ipc] identity_principals only";
+    needed += ", or add the caller's user or group to [edgeprov.ipc] identity_principals";
+  }
   return RpcError{errc::unauthorized,
-                  "method '" + method + "' is for administrators only and the caller is " + who(peer) + ": " +
-                      needed,
+                  "method '" + method + "' is " + who_may + " and the caller is " + who(peer) + ": " + needed,
                   nullptr};
 }
 
@@ -104,8 +108,10 @@ void Dispatcher::dispatch(Call call, Reply reply) const {
     return;
   }
   const Entry& entry = it->second;
-  if (entry.access == Access::admin && !call.peer.admin) {
-    reply(unauthorized(call.method, call.peer));
+  const bool allowed = entry.access == Access::local_user || call.peer.admin ||
+                       (entry.access == Access::identity && call.peer.identity_principal);
+  if (!allowed) {
+    reply(unauthorized(call.method, entry.access, call.peer));
     return;
   }
 

@@ -20,6 +20,7 @@ namespace edgeprov::ipc {
 enum class Access {
   local_user,  // any local caller that can open the endpoint
   admin,       // root / the configured group on POSIX; SYSTEM / Administrators on Windows
+  identity,    // admins, and the users and groups of [edgeprov.ipc] identity_principals (identity.*)
 };
 
 // Lets a handler push notifications to the connection a call came from (`subscribe`).

@@ -25,6 +25,9 @@ inline constexpr int unauthorized = -32001;       // the caller's OS identity ma
 inline constexpr int message_too_large = -32002;  // a line over max_message_bytes; connection closed
 inline constexpr int busy = -32003;               // server at its connection limit / shutting down
 inline constexpr int tpm_unavailable = -32010;   // the TPM could not be used: data has kind, command, rc, fix
+inline constexpr int not_provisioned = -32020;   // identity.*: the device has no assignment yet (see status)
+inline constexpr int not_supported = -32021;     // the method does not apply to this attestation (X.509 SAS)
+inline constexpr int provisioning_failed = -32022;  // reprovision: the attempt failed; data = lastAttempt.error
 }  // namespace errc
 
 struct RpcError {

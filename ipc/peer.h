@@ -17,6 +17,7 @@ struct Peer {
   std::vector<std::string> group_sids;        // Windows enabled group SIDs
   std::string name;                           // user name for logs ("root", "NT AUTHORITY\\SYSTEM")
   bool admin = false;                         // decided by the listener's authorization policy
+  bool identity_principal = false;            // named by [edgeprov.ipc] identity_principals (listener policy)
 };
 
 // The policy that sets Peer::admin (pure; unit-tested).

@@ -1,0 +1,156 @@
+// dps/registration.h — one DPS registration attempt, from the first request to `assigned` or a failure,
+// over HTTPS or MQTT and for every attestation (docs/dps-protocol.md §1, §2, §3, §6): the TPM challenge
+// (401 → import → signed PUT), the polls while DPS says `assigning` (Retry-After honoured, the SAS re-minted
+// before it expires) and the import of the hub key. It never retries a failed attempt (the Provisioner
+// owns the backoff between attempts), never touches the TPM itself (a Credential does), never logs a key,
+// a token or a blob.
+#pragma once
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <nlohmann/json.hpp>
+
+#include "common/bytes.h"
+#include "common/crypto.h"
+#include "common/secret.h"
+#include "common/time.h"
+#include "dps/https_transport.h"
+#include "dps/mqtt_transport.h"
+#include "dps/reply.h"
+#include "dps/request.h"
+#include "dps/sas.h"
+#include "dps/transport.h"
+#include "edge-config/config.h"
+
+namespace edgeprov::dps {
+
+// ---- What the device proves itself with --------------------------------------------------------------
+
+// A failure of the device's own credential (TPM command, unreadable key). `data` carries the structured
+// details the service passes on (tpm: kind, command, rc, problem, fix, blobPart); never a secret.
+struct CredentialError {
+  std::string kind = "tpm";      // "tpm" or "config"
+  std::optional<int> code;       // TPM return code when there is one
+  std::string message;           // cause and fix
+  bool transient = false;        // a TPM that went away may come back; a rejected blob will not
+  nlohmann::json data;
+};
+
+// Implemented by the service: the TPM (through tpm::Worker), a symmetric key (software HMAC), or X.509
+// (nothing to sign: the TLS client certificate proves the device). Completion handlers may be called on
+// any thread; the Registration posts them to its executor.
+class Credential {
+ public:
+  virtual ~Credential() = default;
+  virtual config::AttestationMethod method() const = 0;
+  // TPM: the EK and SRK public areas for the request body. std::nullopt for the others.
+  virtual std::optional<TpmKeys> tpm_keys() const = 0;
+
+  using SignDone = std::function<void(std::variant<Sha256Digest, CredentialError>)>;
+  // HMAC-SHA-256 of `data` with the current DPS key (TPM: the key imported from the challenge;
+  // symmetric key: the device key). Not called for X.509.
+  virtual void async_sign(std::string data, SignDone done) = 0;
+
+  using ImportDone = std::function<void(std::optional<CredentialError>)>;
+  // TPM only: imports a DPS key blob (the 401 challenge's authenticationKey, then the hub key of
+  // registrationState.tpm.authenticationKey). Not called for the others.
+  virtual void async_import(Bytes blob, ImportDone done) = 0;
+};
+
+// ---- How requests travel -----------------------------------------------------------------------------
+
+// A DPS reply as a transport delivered it, before it is interpreted.
+struct ChannelReply {
+  int status = 0;
+  std::string retry_after;   // HTTP header or MQTT topic property, as sent
+  std::string content_type;  // HTTPS only ("" over MQTT: the body is always JSON there)
+  std::string body;
+};
+using ChannelResult = std::variant<ChannelReply, TransportError>;
+using ChannelHandler = std::function<void(ChannelResult)>;
+
+// The two requests of the protocol, whatever carries them. `sas` is the DPS SAS token (symmetric key,
+// and the TPM's signed requests); std::nullopt for X.509 and for the TPM's first, unsigned PUT.
+// Handlers run on the transport's executor.
+class Channel {
+ public:
+  virtual ~Channel() = default;
+  virtual void async_register(std::string body, std::optional<Secret> sas, ChannelHandler handler) = 0;
+  virtual void async_operation_status(std::string operation_id, std::string body, std::optional<Secret> sas,
+                                      ChannelHandler handler) = 0;
+  virtual void close() = 0;
+  virtual config::Transport transport() const = 0;
+};
+
+// HTTPS: PUT register_path / GET operation_status_path with standard_headers(user_agent) and the SAS as
+// Authorization.
+std::unique_ptr<Channel> make_https_channel(std::shared_ptr<HttpsTransport> transport, std::string id_scope,
+                                            std::string registration_id, std::string user_agent);
+// MQTT: the SAS becomes the CONNECT password (set_password) before each request that carries one.
+std::unique_ptr<Channel> make_mqtt_channel(std::shared_ptr<MqttTransport> transport);
+
+// ---- One attempt -------------------------------------------------------------------------------------
+
+struct RegistrationRequest {
+  std::string id_scope;
+  std::string registration_id;
+  std::optional<nlohmann::json> payload;  // sent as "payload" (custom allocation data)
+  // The SAS resource and style: dps_resource_uri(id_scope, registration_id), SasStyle::c_sdk_dps.
+  std::chrono::seconds sas_lifetime = dps_sas_lifetime;
+  // Bound on the number of status polls of one attempt (DPS assigns within seconds; a server that says
+  // `assigning` for ever must not hold the attempt for ever). Exceeding it is a transient failure.
+  unsigned max_polls = 60;
+};
+
+// Why an attempt ended without an assignment: everything `lastAttempt.error` shows, plus what the
+// Provisioner needs to decide (transient → retrying with backoff, else failed).
+struct RegistrationFailure {
+  std::string kind;                     // "dps" (DPS answered no), "network" (TransportError), "tpm", "config"
+  std::optional<int> http_status;       // dps: the HTTP status (MQTT: the reply topic's status)
+  std::optional<int> code;              // dps: errorCode; tpm: the return code
+  std::string message;                  // cause and fix, never a secret
+  bool transient = false;
+  RetryAfter retry_after;               // dps: as the server asked
+  std::optional<RejectionCause> cause;  // dps only (disabled, not_found, throttled, …)
+  std::optional<TransportErrorKind> transport_error;  // network only
+  nlohmann::json data;                  // tpm: the CredentialError's data; else null
+};
+
+using RegistrationOutcome = std::variant<Assigned, RegistrationFailure>;
+using RegistrationHandler = std::function<void(RegistrationOutcome)>;
+
+// Counters of one attempt, for logs and bench/provision.
+struct RegistrationTrace {
+  unsigned requests = 0;                // register PUTs and status polls sent
+  unsigned polls = 0;
+  unsigned sas_minted = 0;
+  bool tpm_challenge = false;
+};
+
+class Registration : public std::enable_shared_from_this<Registration> {
+ public:
+  // Starts the attempt at once. `done` is called exactly once on `executor` — with the outcome, or with a
+  // failure of kind "network" (TransportErrorKind::closed) after cancel(). Channel and Credential must
+  // outlive the attempt. `now` is the clock for SAS expiry and Retry-After dates (empty: the system
+  // clock; unit tests pass their own).
+  static std::shared_ptr<Registration> start(boost::asio::any_io_executor executor, Channel& channel,
+                                             Credential& credential, RegistrationRequest request,
+                                             RegistrationHandler done,
+                                             std::function<SystemTime()> now = {});
+  // Stops waiting (a poll timer, a request in flight) and completes with a `closed` failure.
+  void cancel();
+  RegistrationTrace trace() const;
+
+  class Impl;
+  ~Registration();
+
+ private:
+  explicit Registration(std::shared_ptr<Impl> impl);
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace edgeprov::dps
