@@ -34,6 +34,14 @@ std::string describe_error(const json& error) {
   return out + " — " + text(error, "message");
 }
 
+// "error kind dps, HTTP 404, code 404201": the facts beside a message printed already.
+std::string describe_error_kind(const json& error) {
+  std::string out = "error kind " + text(error, "kind");
+  if (present(error, "httpStatus")) out += ", HTTP " + text(error, "httpStatus");
+  if (present(error, "code")) out += ", code " + text(error, "code");
+  return out;
+}
+
 std::string describe_attempt(const json& attempt) {
   std::string out = text(attempt, "at") + " " + text(attempt, "outcome");
   if (present(attempt, "error")) out += ": " + describe_error(attempt["error"]);
@@ -48,6 +56,12 @@ std::string describe_authentication(const json& identity) {
   if (auth == "sas" && key == "symmetric_key") return "SAS tokens signed with the device key (sas, symmetric_key)";
   if (auth == "x509") return "X.509 client certificate (x509)";
   return auth + ", key " + key;
+}
+
+// True when `attempts` says at least one registration attempt was made (a TPM that failed before the
+// first request counts none).
+bool made_attempts(const json& s) {
+  return present(s, "attempts") && s["attempts"].is_number_integer() && s["attempts"].get<long long>() > 0;
 }
 
 std::string attempts_text(const json& s) {
@@ -94,7 +108,7 @@ std::string format_status(const json& s) {
   }
   rows.emplace_back("last attempt", present(s, "lastAttempt") ? describe_attempt(s["lastAttempt"]) : "none");
   if (present(s, "nextAttemptAt") || text(s, "state") == "retrying")
-    rows.emplace_back("next attempt", text(s, "nextAttemptAt") + " (after " + attempts_text(s) + ")");
+    rows.emplace_back("next attempt", text(s, "nextAttemptAt") + (made_attempts(s) ? " (after " + attempts_text(s) + ")" : ""));
 
   std::string tpm_line = "tcti " + text(tpm, "tcti") + ", available " + yes_no_unknown(tpm, "available") +
                          ", auth key " + yes_no_unknown(tpm, "authKeyPresent");
@@ -118,7 +132,8 @@ std::string format_not_provisioned(const json& s) {
   if (present(s, "lastAttempt") && present(s["lastAttempt"], "error"))
     out += "  last attempt at " + text(s["lastAttempt"], "at") + ": " + describe_error(s["lastAttempt"]["error"]) + "\n";
   if (text(s, "state") == "retrying")
-    out += "  edgeprovd tries again at " + text(s, "nextAttemptAt") + " (" + attempts_text(s) + " so far)\n";
+    out += "  edgeprovd tries again at " + text(s, "nextAttemptAt") +
+           (made_attempts(s) ? " (" + attempts_text(s) + " so far)" : "") + "\n";
   if (text(s, "state") == "failed")
     out += "  edgeprovd does not try again by itself: fix the cause, then run `edgeprovctl reprovision`\n";
   return out;
@@ -126,7 +141,7 @@ std::string format_not_provisioned(const json& s) {
 
 std::string format_provisioning_failure(const json& data, const std::string& message) {
   std::string out = "reprovision failed: " + message + "\n";
-  if (present(data, "error")) out += "  " + describe_error(data["error"]) + "\n";
+  if (present(data, "error")) out += "  " + describe_error_kind(data["error"]) + "\n";
   const std::string state = text(data, "state");
   if (state == "retrying") {
     out += "  edgeprovd tries again at " + text(data, "nextAttemptAt") +

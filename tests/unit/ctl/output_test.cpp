@@ -79,6 +79,13 @@ TEST_CASE("status while retrying shows the failed attempt's error, the next atte
   CHECK_THAT(text, ContainsSubstring("next attempt     2026-11-29T10:00:09Z (after 3 attempts)\n"));
 }
 
+TEST_CASE("while retrying before any attempt was made (the TPM failed first) no attempt count is shown") {
+  auto s = retrying_status();
+  s["attempts"] = 0;
+  CHECK_THAT(format_status(s), ContainsSubstring("next attempt     2026-11-29T10:00:09Z\n"));
+  CHECK_THAT(format_not_provisioned(s), ContainsSubstring("  edgeprovd tries again at 2026-11-29T10:00:09Z\n"));
+}
+
 TEST_CASE("status of a failed device shows the DPS error code and no next attempt") {
   const auto text = format_status(failed_status());
   CHECK_THAT(text, ContainsSubstring("error: dps HTTP 404 code 404201 — no enrollment for registration id abc\n"));
@@ -110,7 +117,7 @@ TEST_CASE("a failed reprovision names the error and, while retrying, when the ne
     "error":{"kind":"network","httpStatus":null,"code":null,"message":"cannot connect to 127.0.0.1:9"}})");
   CHECK(format_provisioning_failure(data, "cannot connect to 127.0.0.1:9") ==
         "reprovision failed: cannot connect to 127.0.0.1:9\n"
-        "  network — cannot connect to 127.0.0.1:9\n"
+        "  error kind network\n"
         "  edgeprovd tries again at 2026-11-29T10:05:00Z; `edgeprovctl wait` waits for the outcome\n");
 }
 
@@ -118,7 +125,7 @@ TEST_CASE("a reprovision that failed for good says nothing more is tried by itse
   const auto data = json::parse(R"({"state":"failed","nextAttemptAt":null,
     "error":{"kind":"tpm","httpStatus":null,"code":2446,"message":"TPM command ActivateCredential failed"}})");
   const auto text = format_provisioning_failure(data, "TPM command ActivateCredential failed");
-  CHECK_THAT(text, ContainsSubstring("  tpm code 2446 — TPM command ActivateCredential failed\n"));
+  CHECK_THAT(text, ContainsSubstring("  error kind tpm, code 2446\n"));
   CHECK_THAT(text, ContainsSubstring("does not try again by itself"));
   CHECK_THAT(text, !ContainsSubstring("tries again at"));
 }
