@@ -153,3 +153,51 @@ TEST_CASE("identity sas-token run by an identity principal prints only a token t
   CHECK_THAT(show.output, ContainsSubstring("registration id  ctl-device\n"));
   CHECK_THAT(show.output, ContainsSubstring("SAS tokens signed with the device key"));
 }
+
+TEST_CASE("init --group-key writes a group-key configuration with which edgeprovd provisions from a group enrollment") {
+  // The group's key: base64 of "ctl-group-key-for-the-emulator-1" (32 bytes).
+  const std::string group_key = "Y3RsLWdyb3VwLWtleS1mb3ItdGhlLWVtdWxhdG9yLTE=";
+  Emulator emulator({.enrollments_toml = fmt::format(R"([[enrollmentGroups]]
+enrollmentGroupId = "ctl-fleet"
+attestation = {{ type = "symmetricKey", symmetricKey = {{ primaryKey = "{}" }} }}
+)",
+                                                     group_key)});
+  TempDir dir;
+  const auto config = dir / "config.toml";
+  const auto socket = dir / "edgeprov.sock";
+  const auto init = edgeprovctl({"--config", config.string(), "--endpoint", socket.string(), "init", "--scope-id",
+                                 test::id_scope, "--registration-id", "ctl-fleet-7", "--symmetric-key", group_key,
+                                 "--group-key", "--global-endpoint",
+                                 fmt::format("https://localhost:{}/", emulator.https_port()), "--trusted-ca",
+                                 emulator.ca().string(), "--state-dir", (dir / "state").string()});
+  INFO(init.output);
+  REQUIRE(init.status.code == 0);
+  CHECK_THAT(init.output, ContainsSubstring("the enrollment group's: the device key is derived from it"));
+  CHECK_THAT(init.output, !ContainsSubstring(group_key));
+  CHECK_THAT(read_file(config), ContainsSubstring("symmetric_key_source = \"group\""));
+
+  Process daemon({.argv = {(bin_dir() / "edgeprovd").string(), "--config", config.string()}});
+  REQUIRE(wait_for_path(socket, 10s));
+  const auto wait = edgeprovctl({"--endpoint", socket.string(), "wait", "--timeout", "60"});
+  INFO(wait.output << daemon.output());
+  REQUIRE(wait.status.code == 0);
+  CHECK_THAT(wait.output, StartsWith("provisioned: device ctl-fleet-7 on hub "));
+
+  // The hub accepts tokens signed with the derived device key, HMAC-SHA-256(group key, registration id).
+  const auto token = edgeprovctl({"--endpoint", socket.string(), "identity", "sas-token"});
+  REQUIRE(token.status.code == 0);
+  const auto check = emulator.admin("POST", "/hubSasCheck", {{"token", token.output.substr(0, token.output.size() - 1)}});
+  INFO(check.body);
+  CHECK(check.json()["valid"] == true);
+  CHECK(daemon.stop().code == 0);
+}
+
+TEST_CASE("init refuses --group-key without a symmetric-key attestation") {
+  TempDir dir;
+  const auto r = edgeprovctl({"--config", (dir / "config.toml").string(), "init", "--scope-id", "0ne00ABC123",
+                              "--attestation", "tpm", "--group-key"});
+  CHECK(r.status.code == 2);
+  CHECK_THAT(r.output, ContainsSubstring("--group-key"));
+  CHECK_THAT(r.output, ContainsSubstring("--attestation symmetric-key"));
+  CHECK_FALSE(std::filesystem::exists(dir / "config.toml"));
+}
