@@ -11,6 +11,7 @@
 
 #include "tests/integration/ctl/ctl_daemon.h"
 #include "tests/integration/emulator/emulator_fixture.h"
+#include "tests/support/swtpm.h"
 
 using namespace edgeprov;
 using namespace edgeprov::test;
@@ -152,6 +153,46 @@ TEST_CASE("identity sas-token run by an identity principal prints only a token t
   CHECK_THAT(show.output, ContainsSubstring("device id        ctl-edge-1\n"));
   CHECK_THAT(show.output, ContainsSubstring("registration id  ctl-device\n"));
   CHECK_THAT(show.output, ContainsSubstring("SAS tokens signed with the device key"));
+}
+
+TEST_CASE("a TPM device: reprovision registers again through the TPM challenge and its TPM-signed SAS token passes the hub check") {
+  Swtpm swtpm;
+  // The enrollment as an operator makes it: the registration id and EK that `tpm info` prints.
+  const auto info = edgeprovctl({"--json", "tpm", "info", "--tcti", swtpm.tcti()});
+  INFO(info.output);
+  REQUIRE(info.status.code == 0);
+  const auto facts = json::parse(info.output);
+  const std::string registration_id = facts["registrationId"];
+  Emulator emulator;
+  REQUIRE(emulator.admin("PUT", "/enrollments/" + registration_id,
+                         {{"attestation", {{"type", "tpm"}, {"tpm", {{"endorsementKey", facts["endorsementKey"]}}}}},
+                          {"capabilities", {{"iotEdge", true}}}})
+              .status /
+              100 ==
+          2);
+
+  auto options = device_of(emulator);
+  options.tpm_tcti = swtpm.tcti();
+  CtlDaemon daemon(options);
+  const auto wait = daemon.ctl({"wait", "--timeout", "60"});
+  INFO(wait.output << daemon.output());
+  REQUIRE(wait.status.code == 0);
+
+  const auto r = daemon.ctl({"reprovision", "--timeout", "60"});
+  INFO(r.output << daemon.output());
+  CHECK(r.status.code == 0);
+  CHECK_THAT(r.output, StartsWith("provisioned: device " + registration_id + " on hub "));
+
+  const auto show = daemon.ctl({"identity", "show"});
+  CHECK(show.status.code == 0);
+  CHECK_THAT(show.output, ContainsSubstring("SAS tokens signed in the TPM (sas, tpm)"));
+
+  const auto token = daemon.ctl({"identity", "sas-token"});
+  REQUIRE(token.status.code == 0);
+  const auto check = emulator.admin("POST", "/hubSasCheck", {{"token", token.output.substr(0, token.output.size() - 1)}});
+  INFO(check.body);
+  CHECK(check.json()["valid"] == true);
+  CHECK(check.json()["registrationId"] == registration_id);
 }
 
 TEST_CASE("init --group-key writes a group-key configuration with which edgeprovd provisions from a group enrollment") {
