@@ -351,6 +351,9 @@ json ProvisioningWorld::wait_for(const std::function<bool(const json&)>& accept,
       last_state = "(no answer)";
     }
     const auto after = steady_clock::now();
+    if (s.is_null() && daemon_ && !daemon_->running())
+      throw std::runtime_error(fmt::format("edgeprovd exited while waiting for {}; states seen:{}\nedgeprovd's log:\n{}", what,
+                                           seen, log_tail(daemon_log())));
     if (!s.is_null()) {
       observations_.push_back({before, duration_cast<microseconds>(after - before), s});
       const std::string state = s.value("state", "?");
