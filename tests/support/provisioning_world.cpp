@@ -87,9 +87,9 @@ void DpsEmulator::stop() {
 
 bool DpsEmulator::running() const { return process_ && process_->running(); }
 
-std::string DpsEmulator::global_endpoint(const std::string& transport) const {
+std::string DpsEmulator::global_endpoint() const {
   // "localhost": a name the emulator's server certificate carries, checked like a DPS host name.
-  return fmt::format("https://localhost:{}/", transport == "mqtt" ? mqtt_port_ : https_port_);
+  return fmt::format("https://localhost:{}/", https_port_);
 }
 
 HttpReply DpsEmulator::admin(const std::string& method, const std::string& path, const json& body) const {
@@ -250,7 +250,7 @@ openssl x509 -req -in "$CERT.csr" -CA "$CA" -CAkey "$CAKEY" -CAcreateserial -out
 RunResult ProvisioningWorld::init(const Device& device) {
   std::vector<std::string> args{"--config", config_file().string(), "init",
                                 "--scope-id", world_id_scope,
-                                "--global-endpoint", emulator_->global_endpoint(device.transport),
+                                "--global-endpoint", emulator_->global_endpoint(),
                                 "--trusted-ca", emulator_->ca().string(),
                                 "--state-dir", state_dir().string(),
                                 "--log-level", device.log_level,
@@ -277,12 +277,20 @@ RunResult ProvisioningWorld::init(const Device& device) {
   auto r = run({.argv = args, .stdin_text = stdin_text}, seconds(30));
   args.erase(args.begin());
   ctl_transcript_ += ctl_command_line(args, std::nullopt) + "\n" + r.output + "\n";
-  if (r.status.code != 0) throw std::runtime_error("edgeprovctl init failed:\n" + r.output);
-  if (!device.reprovisioning_mode.empty()) {
-    // A top-level key: it must come before the first table.
-    write_file(config_file(),
-               fmt::format("auto_reprovisioning_mode = \"{}\"\n", device.reprovisioning_mode) + read_file(config_file()));
+  if (r.status.code != 0) throw std::runtime_error(ctl_command_line(args, std::nullopt) + "\nfailed:\n" + r.output);
+  std::string text = read_file(config_file());
+  std::string dps_keys = fmt::format("mqtt_port = {}\n", emulator_->mqtt_port());
+  if (!device.symmetric_key_source.empty())
+    dps_keys += fmt::format("symmetric_key_source = \"{}\"\n", device.symmetric_key_source);
+  if (const auto table = text.find("\n[edgeprov.dps]\n"); table != std::string::npos) {
+    text.insert(table + std::string("\n[edgeprov.dps]\n").size(), dps_keys);
+  } else {
+    text += "\n[edgeprov.dps]\n" + dps_keys;
   }
+  // A top-level key: it must come before the first table.
+  if (!device.reprovisioning_mode.empty())
+    text = fmt::format("auto_reprovisioning_mode = \"{}\"\n", device.reprovisioning_mode) + text;
+  write_file(config_file(), text);
   return r;
 }
 

@@ -57,8 +57,9 @@ class DpsEmulator {
   unsigned short mqtt_port() const { return mqtt_port_; }
   unsigned short admin_port() const { return admin_port_; }
   std::filesystem::path ca() const { return dir_ / "certs" / "ca.pem"; }
-  // What [provisioning] global_endpoint says to reach this emulator over the transport.
-  std::string global_endpoint(const std::string& transport) const;
+  // What [provisioning] global_endpoint says to reach this emulator (its HTTPS port; MQTT's is
+  // [edgeprov.dps] mqtt_port).
+  std::string global_endpoint() const;
 
   // The admin API (plain HTTP on loopback), through curl.
   HttpReply admin(const std::string& method, const std::string& path, const nlohmann::json& body = nullptr) const;
@@ -88,6 +89,8 @@ struct Device {
   std::string symmetric_key;              // base64; passed on stdin (--symmetric-key -)
   std::filesystem::path identity_cert;    // x509: PEM certificate
   std::filesystem::path identity_pk;      // x509: PEM private key
+  std::string symmetric_key_source;       // [edgeprov.dps] symmetric_key_source: "group" when symmetric_key
+                                          // is the enrollment group's key; empty: the default (device)
   std::string reprovisioning_mode;        // auto_reprovisioning_mode; empty: the default (Dynamic)
   std::string log_level = "debug";
 };
@@ -136,7 +139,8 @@ class ProvisioningWorld {
 
   // ---- The device --------------------------------------------------------------------------------------
   // `edgeprovctl init --force` with the emulator's endpoint, CA, this world's socket and state dir; then
-  // auto_reprovisioning_mode (which init has no flag for) is added at the top of the file.
+  // what init has no flag for is added to the file as an operator would: auto_reprovisioning_mode at the
+  // top, and under [edgeprov.dps] the emulator's MQTT port (mqtt_port) and symmetric_key_source.
   RunResult init(const Device& device);
   std::filesystem::path config_file() const { return dir() / "config.toml"; }
   std::filesystem::path socket() const { return dir() / "edgeprov.sock"; }
