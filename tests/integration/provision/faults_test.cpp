@@ -131,6 +131,8 @@ TEST_CASE("a reply cut off mid-body is a network error to retry") {
   CHECK_FALSE(error["message"].get<std::string>().empty());
   device.provisioned();
   CHECK(device.logged("close mid-body injected"));
+  // No Retry-After here: the backoff's first delay, at least 1 s (docs/dps-client.md, "Retrying").
+  CHECK(device.gap_after("close mid-body injected") >= 1s);
 }
 
 TEST_CASE("a server that stalls and then hangs up is a network error to retry") {
@@ -143,6 +145,7 @@ TEST_CASE("a server that stalls and then hangs up is a network error to retry") 
   CHECK(between(started, system_clock::now()) >= 3s);
   device.provisioned();
   CHECK(device.logged("stall injected"));
+  CHECK(device.gap_after("stall injected") >= 3s + 1s);  // the stall, then at least the first backoff delay
 }
 
 TEST_CASE("a reply that is not valid JSON is shown as an error of DPS's answer and retried") {
@@ -154,6 +157,7 @@ TEST_CASE("a reply that is not valid JSON is shown as an error of DPS's answer a
   CHECK(error["httpStatus"] == 202);
   CHECK_FALSE(error["message"].get<std::string>().empty());
   device.provisioned();
+  CHECK(device.gap_after("malformed json injected") >= 1s);
 }
 
 TEST_CASE("a TLS handshake failure is a network error naming TLS, retried") {

@@ -71,6 +71,27 @@ TEST_CASE("a TPM device restarted while DPS is unreachable is provisioned from i
   CHECK(register_requests(world, tpm.registration_id) == 2);  // the unsigned PUT (challenge) and the signed one
 }
 
+TEST_CASE("a device nobody enrolled fails with DPS's not-found error and does not try again on its own") {
+  ProvisioningWorld world({.tpm = false});
+  world.init({.attestation = Attestation::symmetric_key, .registration_id = "stranger", .symmetric_key = individual_key});
+  world.start_daemon();
+  const auto status = world.wait_for(
+      [](const json& s) { return s["state"] == "failed" || s["state"] == "provisioned" || s["state"] == "retrying"; }, 30s,
+      "an outcome");
+  INFO("status: " << status.dump());
+  REQUIRE(status["state"] == "failed");
+  const auto& error = status["lastAttempt"]["error"];
+  CHECK(error["kind"] == "dps");
+  CHECK(error["httpStatus"] == 404);
+  CHECK(error["code"] == 404201);
+  CHECK_THAT(error["message"].get<std::string>(), ContainsSubstring("stranger"));
+  CHECK(status["nextAttemptAt"].is_null());
+  CHECK(world.ctl({"status"}).status.code == 3);
+  std::this_thread::sleep_for(3s);
+  CHECK(register_requests(world, "stranger") == 1);
+  CHECK(world.status()["state"] == "failed");
+}
+
 TEST_CASE("with AlwaysOnStartup, a restart while DPS is unreachable falls back to the persisted assignment") {
   ProvisioningWorld world({.tpm = false});
   const auto first = provision_symmetric_key_device(world, "always-offline", "AlwaysOnStartup");

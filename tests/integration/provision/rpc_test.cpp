@@ -121,6 +121,21 @@ TEST_CASE("two reprovision calls at the same time cause exactly one new registra
   CHECK(register_requests(world, "twice") == 2);
 }
 
+TEST_CASE("reprovision with wait false answers at once with state provisioning, and the registration completes") {
+  ProvisioningWorld world({.tpm = false, .emulator_args = {"--assigning-seconds", "2", "--retry-after", "1"}});
+  provision_symmetric_key_device(world, "no-wait-rpc");
+
+  const auto before = steady_clock::now();
+  const auto r = world.call("reprovision", {{"wait", false}}, 30s);
+  record("reprovision wait=false answered after", duration<double, std::milli>(steady_clock::now() - before).count(), "ms");
+  INFO(r.dump());
+  CHECK(r["state"] == "provisioning");
+  CHECK(steady_clock::now() - before < 2s);  // it did not wait for the 2 s the emulator keeps it assigning
+  const auto status = world.wait_for_state("provisioned", 30s);
+  CHECK(status["source"] == "dps");
+  CHECK(register_requests(world, "no-wait-rpc") == 2);
+}
+
 TEST_CASE("edgeprovctl reprovision --no-wait answers at once with state provisioning; the device is provisioned again") {
   ProvisioningWorld world({.tpm = false, .emulator_args = {"--assigning-seconds", "2", "--retry-after", "1"}});
   provision_symmetric_key_device(world, "no-wait");
