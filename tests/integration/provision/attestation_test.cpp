@@ -77,6 +77,10 @@ TEST_CASE("a symmetric-key individual enrollment is provisioned over HTTPS and o
     for (const auto& r : requests) CHECK(r.transport == transport);
 
     const std::string token = check_hub_sas_token(world, status["assignment"]["hub"], status["assignment"]["deviceId"]);
+    // identity.sign ("hello hub" in base64) agrees with openssl keyed with the device key.
+    const auto signed_data = world.call("identity.sign", {{"data", "aGVsbG8gaHVi"}});
+    CHECK(signed_data["algorithm"] == "HMAC-SHA256");
+    CHECK(signed_data["signature"] == openssl_hmac(individual_key, "hello hub"));
     auto secrets = signature_forms(token);
     secrets.insert(secrets.end(), {token, individual_key});
     check_no_secret_in_logs(world, secrets);

@@ -49,6 +49,17 @@ printf %s "$ID" | openssl dgst -sha256 -mac HMAC -macopt hexkey:$hex -binary | b
   return r.output;
 }
 
+// base64(HMAC-SHA256(base64decode(key), data)) by the openssl command line: what identity.sign must answer
+// for a symmetric-key device, whose hub key is its device key.
+inline std::string openssl_hmac(const std::string& key_b64, const std::string& data) {
+  const auto r = run({.argv = {"sh", "-c", R"(set -e
+hex=$(printf %s "$KEY" | base64 -d | od -An -v -tx1 | tr -d ' \n')
+printf %s "$DATA" | openssl dgst -sha256 -mac HMAC -macopt hexkey:$hex -binary | base64 | tr -d '\n')"},
+                      .env = {{"KEY", key_b64}, {"DATA", data}}});
+  REQUIRE(r.status.code == 0);
+  return r.output;
+}
+
 // The number of register requests the emulator logged for a registration id (faulted ones included).
 inline std::size_t register_requests(const ProvisioningWorld& world, const std::string& registration_id) {
   std::size_t n = 0;
