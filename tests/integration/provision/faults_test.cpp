@@ -34,7 +34,8 @@ class FaultedDevice {
     const auto status = world_.wait_for(
         [](const json& s) { return s["state"] == "retrying" || s["state"] == "failed" || s["state"] == "provisioned"; },
         30s, "the first attempt's outcome", 10ms);
-    INFO("status after the faulted attempt: " << status.dump() << "\nemulator:\n" << world_.emulator().log());
+    INFO("status after the faulted attempt: " << status.dump() << "\nemulator:\n" << world_.emulator().log()
+                                               << "\nedgeprovd:\n" << world_.daemon_log());
     REQUIRE(status["state"] == "retrying");
     CHECK(status["lastAttempt"]["outcome"] == "error");
     CHECK(status["assignment"].is_null());
