@@ -92,6 +92,31 @@ TEST_CASE("a device nobody enrolled fails with DPS's not-found error and does no
   CHECK(world.status()["state"] == "failed");
 }
 
+TEST_CASE("a TPM that cannot be reached at start-up is shown as a TPM error and retried; the device provisions once it is back") {
+  ProvisioningWorld world;
+  const auto tpm = world.tpm_identity();
+  world.enroll_tpm(tpm);
+  world.init({.attestation = Attestation::tpm});
+  world.swtpm().stop();
+
+  world.start_daemon();
+  const auto waiting = world.wait_for(
+      [](const json& s) { return s["state"] == "retrying" || s["state"] == "failed" || s["state"] == "provisioned"; }, 30s,
+      "an outcome without a TPM");
+  INFO("status: " << waiting.dump());
+  CHECK(waiting["state"] == "retrying");
+  CHECK(waiting["lastAttempt"]["error"]["kind"] == "tpm");
+  CHECK_THAT(waiting["lastAttempt"]["error"]["message"].get<std::string>(), ContainsSubstring(world.swtpm().tcti()));
+  CHECK(waiting["nextAttemptAt"].is_string());
+  CHECK(register_requests(world, tpm.registration_id) == 0);
+
+  world.swtpm().restart();
+  // Without waiting out the backoff: reprovision registers as soon as the TPM answers.
+  const auto r = world.call("reprovision", nullptr, 60s);
+  CHECK(r["state"] == "provisioned");
+  check_provisioned(world, world.status(), tpm.registration_id, "tpm", "https");
+}
+
 TEST_CASE("with AlwaysOnStartup, a restart while DPS is unreachable falls back to the persisted assignment") {
   ProvisioningWorld world({.tpm = false});
   const auto first = provision_symmetric_key_device(world, "always-offline", "AlwaysOnStartup");
