@@ -1,8 +1,6 @@
-// tests/support/provisioning_world.h — everything one end-to-end provisioning run needs, as real processes
-// on free loopback ports: a swtpm, a dps-emulator (HTTPS, MQTT, admin API), the enrollment made through
-// the admin API, the configuration written by `edgeprovctl init`, and edgeprovd. Shared by the
-// integration tests (tests/integration/provision) and bench/provision, so it never uses a test framework:
-// failures throw std::runtime_error with the output needed to understand them. Tests and benchmarks only.
+// tests/support/provisioning_world.h — one end-to-end provisioning setup as real processes on free loopback ports:
+// swtpm, dps-emulator with the enrollment made through its admin API, `edgeprovctl init`'s config, edgeprovd.
+// Shared by tests/integration/provision and bench/provision: no test framework inside, failures throw.
 #pragma once
 #include <chrono>
 #include <filesystem>
