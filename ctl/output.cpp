@@ -110,10 +110,13 @@ std::string format_status(const json& s) {
   if (present(s, "nextAttemptAt") || text(s, "state") == "retrying")
     rows.emplace_back("next attempt", text(s, "nextAttemptAt") + (made_attempts(s) ? " (after " + attempts_text(s) + ")" : ""));
 
-  std::string tpm_line = "tcti " + text(tpm, "tcti") + ", available " + yes_no_unknown(tpm, "available") +
-                         ", auth key " + yes_no_unknown(tpm, "authKeyPresent");
-  if (present(tpm, "registrationId")) tpm_line += ", registration id " + text(tpm, "registrationId");
-  rows.emplace_back("tpm", tpm_line);
+  // The TPM matters only to TPM attestation; for the others its (unused) default TCTI would only mislead.
+  if (!provisioning.is_object() || provisioning.value("attestation", json("tpm")) == "tpm") {
+    std::string tpm_line = "tcti " + text(tpm, "tcti") + ", available " + yes_no_unknown(tpm, "available") +
+                           ", auth key " + yes_no_unknown(tpm, "authKeyPresent");
+    if (present(tpm, "registrationId")) tpm_line += ", registration id " + text(tpm, "registrationId");
+    rows.emplace_back("tpm", tpm_line);
+  }
   rows.emplace_back("service", fmt::format("edgeprovd {}, pid {}, up {} s", text(service, "version"),
                                            text(service, "pid"), text(service, "uptimeSeconds")));
   return aligned(rows);

@@ -92,6 +92,16 @@ TEST_CASE("status of a failed device shows the DPS error code and no next attemp
   CHECK_THAT(text, !ContainsSubstring("next attempt"));
 }
 
+TEST_CASE("a symmetric-key or X.509 device's status has no TPM line") {
+  for (const char* attestation : {"symmetric_key", "x509"}) {
+    const auto text = format_status(json{{"state", "provisioned"},
+                                         {"provisioning", {{"attestation", attestation}, {"transport", "mqtt"}}},
+                                         {"tpm", {{"tcti", "device:/dev/tpmrm0"}}}});
+    CHECK_THAT(text, !ContainsSubstring("tpm              "));
+    CHECK_THAT(text, !ContainsSubstring("tpmrm0"));
+  }
+}
+
 TEST_CASE("status tolerates a document with fields missing or of another type") {
   const auto text = format_status(json{{"state", "starting"}, {"attempts", "x"}, {"tpm", nullptr}});
   CHECK_THAT(text, ContainsSubstring("state            starting since -\n"));
