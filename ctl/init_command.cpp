@@ -33,6 +33,8 @@ struct InitFlags {
   std::string global_endpoint;
   std::string tcti;
   std::string transport;
+  unsigned mqtt_port = 0;  // 0: not given
+  std::string reprovisioning_mode;
   std::string trusted_ca;
   std::string proxy;
   std::string state_dir;
@@ -122,6 +124,14 @@ config::InitOptions to_options(const InitFlags& f, const GlobalOptions& global) 
   if (!f.global_endpoint.empty()) o.global_endpoint = f.global_endpoint;
   if (!f.tcti.empty()) o.tcti = f.tcti;
   if (f.transport == "mqtt") o.transport = config::Transport::mqtt;
+  if (f.mqtt_port != 0) {
+    if (o.transport != config::Transport::mqtt)
+      throw UsageError{"--mqtt-port is where DPS listens for MQTT: use it with --transport mqtt"};
+    o.mqtt_port = static_cast<std::uint16_t>(f.mqtt_port);
+  }
+  if (f.reprovisioning_mode == "Dynamic") o.reprovisioning_mode = config::ReprovisioningMode::dynamic;
+  if (f.reprovisioning_mode == "AlwaysOnStartup") o.reprovisioning_mode = config::ReprovisioningMode::always_on_startup;
+  if (f.reprovisioning_mode == "OnErrorOnly") o.reprovisioning_mode = config::ReprovisioningMode::on_error_only;
   if (!f.trusted_ca.empty()) o.trusted_ca = f.trusted_ca;
   if (!f.proxy.empty()) o.proxy = f.proxy;
   if (!global.endpoint.empty()) o.ipc_endpoint = global.endpoint;
@@ -143,6 +153,8 @@ std::string flag_of(const std::string& key) {
       {"provisioning.attestation.identity_pk", "--identity-pk"},
       {"tpm.tcti", "--tcti"},
       {"edgeprov.dps.transport", "--transport"},
+      {"edgeprov.dps.mqtt_port", "--mqtt-port"},
+      {"auto_reprovisioning_mode", "--reprovisioning-mode"},
       {"edgeprov.dps.trusted_ca", "--trusted-ca"},
       {"edgeprov.dps.proxy", "--proxy"},
       {"edgeprov.dps.symmetric_key_source", "--group-key"},
@@ -254,6 +266,11 @@ void add_init_command(CLI::App& app, const GlobalOptions& global, Runner& run) {
   cmd->add_option("--tcti", flags->tcti, "TPM access, e.g. swtpm:host=127.0.0.1,port=2321 (default: the platform's)");
   cmd->add_option("--transport", flags->transport, "https (default) or mqtt (not with tpm)")
       ->check(CLI::IsMember({"https", "mqtt"}));
+  cmd->add_option("--mqtt-port", flags->mqtt_port, "with --transport mqtt: DPS's MQTT port (default 8883)")
+      ->check(CLI::Range(1, 65535));
+  cmd->add_option("--reprovisioning-mode", flags->reprovisioning_mode,
+                  "auto_reprovisioning_mode: Dynamic (default), AlwaysOnStartup or OnErrorOnly")
+      ->check(CLI::IsMember({"Dynamic", "AlwaysOnStartup", "OnErrorOnly"}));
   cmd->add_option("--trusted-ca", flags->trusted_ca, "PEM bundle to trust for DPS instead of the system store");
   cmd->add_option("--proxy", flags->proxy, "HTTP proxy for DPS, http://host:port");
   cmd->add_option("--state-dir", flags->state_dir, "where the service keeps its state");

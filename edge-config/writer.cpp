@@ -57,6 +57,10 @@ std::string render_config(const InitOptions& o) {
   line("# aziot's (/etc/aziot/config.toml reads the same); edgeprov's own settings live under [edgeprov.*].");
   line("# Every key is described in docs/configuration.md.");
   line("");
+  if (o.reprovisioning_mode) {
+    line(fmt::format("auto_reprovisioning_mode = \"{}\"", to_string(*o.reprovisioning_mode)));
+    line("");
+  }
   line("[provisioning]");
   line("source = \"dps\"");
   line("global_endpoint = " + quoted(o.global_endpoint));
@@ -83,11 +87,12 @@ std::string render_config(const InitOptions& o) {
 
   const bool group_key =
       o.attestation == AttestationMethod::symmetric_key && o.symmetric_key_source == SymmetricKeySource::group;
-  const bool dps = o.transport != Transport::https || o.trusted_ca || o.proxy || group_key;
+  const bool dps = o.transport != Transport::https || o.mqtt_port || o.trusted_ca || o.proxy || group_key;
   if (dps) {
     line("");
     line("[edgeprov.dps]");
     if (o.transport != Transport::https) line(fmt::format("transport = \"{}\"", to_string(o.transport)));
+    if (o.mqtt_port) line(fmt::format("mqtt_port = {}", *o.mqtt_port));
     if (group_key) line("symmetric_key_source = \"group\"  # the enrollment group's key: the device key is derived");
     if (o.trusted_ca) line("trusted_ca = " + quoted(to_file_uri(*o.trusted_ca)));
     if (o.proxy) line("proxy = " + quoted(*o.proxy));

@@ -22,6 +22,8 @@ struct InitOptions {
   std::string global_endpoint = "https://global.azure-devices-provisioning.net/";
   std::optional<std::string> tcti;            // absent: the platform default, left out of the file
   Transport transport = Transport::https;
+  std::optional<std::uint16_t> mqtt_port;     // absent: DPS's 8883, left out of the file
+  std::optional<ReprovisioningMode> reprovisioning_mode;  // absent: Dynamic, left out of the file
   std::optional<std::string> trusted_ca;
   std::optional<std::string> proxy;
   std::optional<std::string> ipc_endpoint;

@@ -56,6 +56,22 @@ TEST_CASE("a TPM config written by init loads back with the same settings") {
   CHECK(entries_in(file.parent_path()) == 1);  // no temporary file left behind
 }
 
+TEST_CASE("the MQTT port and the reprovisioning mode given to init load back") {
+  test::TempDir dir;
+  InitOptions o;
+  o.id_scope = "0ne00000000";
+  o.registration_id = "sensor-17";
+  o.attestation = AttestationMethod::symmetric_key;
+  o.symmetric_key = Secret(example_key);
+  o.transport = Transport::mqtt;
+  o.mqtt_port = 18883;
+  o.reprovisioning_mode = ReprovisioningMode::always_on_startup;
+  const Config c = write_config(dir / "config.toml", o, false);
+  CHECK(c.dps.transport == Transport::mqtt);
+  CHECK(c.dps.mqtt_port == 18883);
+  CHECK(c.auto_reprovisioning_mode == ReprovisioningMode::always_on_startup);
+}
+
 TEST_CASE("a symmetric-key config is written readable by its owner only and keeps the key") {
   test::TempDir dir;
   InitOptions o;
