@@ -22,7 +22,9 @@ hub=edgeprov-demo-hub.azure-devices.net
 device_id=edge-demo-01
 
 step_no=0
-step() { step_no=$((step_no + 1)); printf '\n\033[1m== %d. %s\033[0m\n' "$step_no" "$*"; }
+bold='' plain=''
+if [ -t 1 ]; then bold=$'\033[1m' plain=$'\033[0m'; fi
+step() { step_no=$((step_no + 1)); printf '\n%s== %d. %s%s\n' "$bold" "$step_no" "$*" "$plain"; }
 
 demo=
 logs=()            # log files shown when a step fails
@@ -258,6 +260,37 @@ got_device=$(json_field assignment.deviceId <<<"$status")
 [ "$(json_field state <<<"$status")" = provisioned ] || die "state is not provisioned"
 [ "$got_hub" = "$hub" ] || die "assigned hub is '$got_hub', expected '$hub'"
 [ "$got_device" = "$device_id" ] || die "device id is '$got_device', expected '$device_id'"
+
+# The hub key DPS sent was imported into the TPM: a hub SAS token signed there must pass the emulator's
+# hub check (what connecting to the IoT hub would prove). The token is a secret: it is never printed.
+sas_answer=$(python3 - "$socket" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(b'{"jsonrpc":"2.0","id":1,"method":"identity.sasToken","params":{"lifetimeSeconds":3600}}\n')
+data = b""
+while not data.endswith(b"\n"):
+    chunk = s.recv(65536)
+    if not chunk:
+        break
+    data += chunk
+print(data.decode().strip())
+PY
+)
+if [ "$(json_field error.code <<<"$sas_answer")" = -32601 ]; then
+  echo "(this edgeprovd has no identity.sasToken yet: hub key check skipped)"
+else
+  [ -n "$(json_field result.token <<<"$sas_answer")" ] ||
+    die "identity.sasToken failed: $(json_field error.message <<<"$sas_answer")"
+  check=$(python3 -c 'import json,sys; print(json.dumps({"token": json.load(sys.stdin)["result"]["token"]}))' \
+            <<<"$sas_answer" |
+          curl -sS --fail-with-body -X POST "$admin/hubSasCheck" -H 'Content-Type: application/json' --data-binary @-) ||
+    die "the emulator's hub check failed: $check"
+  [ "$(json_field valid <<<"$check")" = True ] ||
+    die "the hub refused the SAS token signed in the TPM: $(json_field reason <<<"$check")"
+  echo "hub check: a SAS token for $got_hub/devices/$got_device, signed in the TPM with the hub key DPS sent, is accepted"
+fi
+
 echo
 echo "---- what edgeprovd logged"
 tail -n 30 "$demo/edgeprovd.log"
