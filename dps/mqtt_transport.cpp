@@ -27,12 +27,6 @@ using error_code = boost::system::error_code;
 
 // ---- wire names (§3) ----
 
-std::string mqtt_username(std::string_view id_scope, std::string_view registration_id,
-                          std::string_view client_version) {
-  return fmt::format("{}/registrations/{}/api-version=2021-06-01&ClientVersion={}", id_scope, registration_id,
-                     client_version);
-}
-
 std::string register_topic(unsigned request_id) {
   return fmt::format("$dps/registrations/PUT/iotdps-register/?$rid={}", request_id);
 }
