@@ -6,7 +6,7 @@
 //
 // Method (printed with the figures):
 // - Total: from the spawn of edgeprovd to the first `status` answer with state `provisioned`, polled every
-//   millisecond over the local API on one connection (opened as soon as the socket file appears).
+//   millisecond over the local API on one connection (opened as soon as the service accepts it).
 // - TPM: the same TPM work the service does for one registration, replayed through tpm::Worker (the class
 //   the service uses) on a twin swtpm: a copy of the device's freshly manufactured TPM state, so the same
 //   seeds give the same EK and SRK to derive. Both TPMs start empty (nothing persisted), so the twin pays
@@ -20,12 +20,15 @@
 //   counted here per poll; anything the real gap (from the emulator's log times) exceeds it by stays in
 //   the rest.
 // - The rest = total - TPM - emulator - waiting: process start, configuration, IPC, TLS, JSON, scheduling —
-//   edgeprov's own overhead (target < 5 % of the total). "start to listening" (spawn to the socket file)
-//   is shown as the part of it spent starting up.
+//   edgeprov's own overhead (target < 5 % of the total). "start to listening"
+//   (spawn to the first accepted connection) is shown as the part of it spent starting up.
 // - Warm start: edgeprovd stopped (SIGTERM) and started again with the persisted assignment (mode Dynamic),
 //   spawn to `provisioned` with source `cache` (target < 50 ms).
 // - Idle RSS: VmRSS of /proc/PID/status one second after `provisioned`, after the cold and the warm starts
-//   (target <= 8 MiB).
+//   (target <= 8 MiB), with its RssAnon / RssFile parts and the Pss of /proc/PID/smaps_rollup.
+// - CPU: edgeprovd's on-CPU time and run-queue delay (/proc/PID/task/*/schedstat, all threads) from spawn to
+//   `provisioned`. Wall-clock figures on a shared machine grow with its load; these say how much of the
+//   time edgeprovd computed and how much it waited for a core.
 // The fixture (swtpm, emulator, enrollment, daemon) is written here with tests/support's Process and
 // Swtpm; it needs edgeprovd, edgeprovctl and dps-emulator built beside this program (build/bin).
 #include <fmt/format.h>
@@ -72,6 +75,35 @@ constexpr int retry_after_seconds = 1;  // what the emulator sends on a 202; the
 
 double ms_since(Clock::time_point t0) { return Ms(Clock::now() - t0).count(); }
 
+// What the scheduler accounted to a process so far, summed over its threads (/proc/PID/task/*/schedstat:
+// nanoseconds on a CPU, nanoseconds runnable but waiting for one). Unlike wall-clock times this does not
+// grow with the machine's load, so it says what edgeprovd itself costs.
+struct CpuAccount {
+  double on_cpu_ms = 0;
+  double run_queue_ms = 0;
+};
+
+CpuAccount cpu_account(int pid) {
+  CpuAccount a;
+  std::error_code ec;
+  for (const auto& task : fs::directory_iterator(fmt::format("/proc/{}/task", pid), ec)) {
+    std::ifstream in(task.path() / "schedstat");
+    unsigned long long run_ns = 0, wait_ns = 0;
+    if (in >> run_ns >> wait_ns) {
+      a.on_cpu_ms += static_cast<double>(run_ns) / 1e6;
+      a.run_queue_ms += static_cast<double>(wait_ns) / 1e6;
+    }
+  }
+  return a;
+}
+
+std::string load_average() {
+  std::ifstream in("/proc/loadavg");
+  double one = 0, five = 0;
+  in >> one >> five;
+  return fmt::format("{:.1f} (1 min), {:.1f} (5 min), {} cores", one, five, std::thread::hardware_concurrency());
+}
+
 // ---- figures ------------------------------------------------------------------------------------------
 
 struct Stats {
@@ -94,7 +126,7 @@ Stats stats(std::vector<double> v) {
 void row(const std::string& what, const std::vector<double>& v, const std::string& unit = "ms",
          const std::string& note = "") {
   const auto s = stats(v);
-  fmt::print("  {:<44} median {:9.2f} {}  min {:9.2f}  max {:9.2f}  (n={}){}\n", what, s.median, unit, s.min, s.max,
+  fmt::print("  {:<48} median {:9.2f} {}  min {:9.2f}  max {:9.2f}  (n={}){}\n", what, s.median, unit, s.min, s.max,
              s.n, note.empty() ? "" : "  " + note);
 }
 
@@ -210,8 +242,9 @@ TpmReplay replay_tpm_work(const fs::path& state_dir, const fs::path& work_dir) {
 // ---- edgeprovd ---------------------------------------------------------------------------------------------
 
 struct StartResult {
-  double listening_ms = 0;    // spawn to the socket file
+  double listening_ms = 0;    // spawn to the first accepted connection
   double provisioned_ms = 0;  // spawn to the first `provisioned` status
+  CpuAccount cpu;             // edgeprovd's threads, spawn to `provisioned`
   json status;
 };
 
@@ -225,16 +258,25 @@ class Daemon {
     process_ = std::make_unique<test::Process>(test::ProcessOptions{
         .argv = {(test::bin_dir() / "edgeprovd").string(), "--config", config_.string()}, .log_file = log_});
     const auto deadline = t0 + timeout;
-    struct stat st {};
-    while (::stat(socket_.c_str(), &st) != 0 || !S_ISSOCK(st.st_mode)) {
+    // The socket file appears at bind(), a moment before listen(): connect until it is accepted.
+    std::optional<ipc::Client> client;
+    while (!client) {
+      struct stat st {};
+      if (::stat(socket_.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) {
+        try {
+          client.emplace(socket_.string());
+          break;
+        } catch (const ipc::ClientError& e) {
+          if (e.kind() != ipc::ClientError::Kind::unreachable) throw;
+        }
+      }
       if (Clock::now() > deadline || !process_->running())
         throw std::runtime_error("edgeprovd did not listen on " + socket_.string() + ":\n" + process_->output());
       std::this_thread::sleep_for(100us);
     }
     r.listening_ms = ms_since(t0);
-    ipc::Client client(socket_.string());
     for (;;) {
-      r.status = client.call("status");
+      r.status = client->call("status");
       const auto state = r.status.value("state", "");
       if (state == "provisioned") break;
       if (state == "failed" || Clock::now() > deadline)
@@ -243,6 +285,7 @@ class Daemon {
       std::this_thread::sleep_for(1ms);
     }
     r.provisioned_ms = ms_since(t0);
+    r.cpu = cpu_account(process_->pid());
     return r;
   }
 
@@ -255,13 +298,27 @@ class Daemon {
     process_.reset();
   }
 
-  // VmRSS of /proc/PID/status, in MiB.
-  double rss_mib() const {
+  // VmRSS of /proc/PID/status and its parts: RssAnon (heap, stacks: the process's own) and RssFile (pages
+  // of the program and its shared libraries, shared with every other process that maps them), in MiB.
+  struct Memory {
+    double rss = 0, anon = 0, file = 0, pss = 0;
+  };
+  Memory memory() const {
+    Memory m;
     std::ifstream in(fmt::format("/proc/{}/status", process_->pid()));
+    const auto kib = [](const std::string& line, std::size_t at) { return std::stod(line.substr(at)) / 1024.0; };
     for (std::string line; std::getline(in, line);) {
-      if (line.rfind("VmRSS:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;  // kB
+      if (line.rfind("VmRSS:", 0) == 0) m.rss = kib(line, 6);
+      if (line.rfind("RssAnon:", 0) == 0) m.anon = kib(line, 8);
+      if (line.rfind("RssFile:", 0) == 0) m.file = kib(line, 8);
     }
-    throw std::runtime_error("no VmRSS in /proc/PID/status");
+    if (m.rss == 0) throw std::runtime_error("no VmRSS in /proc/PID/status");
+    // Pss: shared pages divided among the processes that map them — what this process adds to the machine.
+    std::ifstream rollup(fmt::format("/proc/{}/smaps_rollup", process_->pid()));
+    for (std::string line; std::getline(rollup, line);) {
+      if (line.rfind("Pss:", 0) == 0) m.pss = kib(line, 4);
+    }
+    return m;
   }
 
  private:
@@ -273,8 +330,9 @@ struct ColdRun {
   double total = 0, listening = 0, tpm = 0, emulator = 0, waiting = 0, rest = 0;
   double gap_ms = 0;  // the measured gap(s) between the 202 and the poll(s)
   unsigned requests = 0, polls = 0;
-  double rss_cold = 0;
-  std::vector<double> warm, rss_warm;
+  double cpu = 0, run_queue = 0;  // edgeprovd's on-CPU time and run-queue delay, spawn to provisioned
+  Daemon::Memory mem_cold;
+  std::vector<double> warm, warm_cpu, warm_run_queue, rss_warm, anon_warm;
   std::vector<std::pair<std::string, double>> tpm_steps;
 };
 
@@ -286,7 +344,15 @@ ColdRun cold_run(Emulator& emulator, const fs::path& root, int index, int warm_s
   // A freshly manufactured TPM state (seeds, nothing persisted), copied for the twin.
   const fs::path device_state = dir / "tpm", twin_state = dir / "tpm-twin";
   fs::create_directories(device_state);
-  { test::Swtpm manufacture({.state_dir = device_state}); }
+  {
+    // swtpm writes the seeds to tpm2-00.permall shortly after it answers: stop it only once they are there,
+    // or the device and the twin would each draw their own.
+    test::Swtpm manufacture({.state_dir = device_state});
+    if (!test::wait_for_path(device_state / "tpm2-00.permall", 10s))
+      throw std::runtime_error("swtpm wrote no state to " + device_state.string());
+    std::this_thread::sleep_for(200ms);
+    manufacture.stop();
+  }
   fs::copy(device_state, twin_state, fs::copy_options::recursive);
 
   const auto replay = replay_tpm_work(twin_state, dir);
@@ -308,6 +374,8 @@ ColdRun cold_run(Emulator& emulator, const fs::path& root, int index, int warm_s
   const auto cold = daemon.start();
   run.total = cold.provisioned_ms;
   run.listening = cold.listening_ms;
+  run.cpu = cold.cpu.on_cpu_ms;
+  run.run_queue = cold.cpu.run_queue_ms;
   const auto got_id = cold.status["provisioning"].value("registrationId", json()).is_string()
                           ? cold.status["provisioning"]["registrationId"].get<std::string>()
                           : cold.status["tpm"].value("registrationId", std::string());
@@ -333,7 +401,7 @@ ColdRun cold_run(Emulator& emulator, const fs::path& root, int index, int warm_s
   run.rest = run.total - run.tpm - run.emulator - run.waiting;
 
   std::this_thread::sleep_for(1s);
-  run.rss_cold = daemon.rss_mib();
+  run.mem_cold = daemon.memory();
 
   // Warm starts: the persisted assignment, no network needed (the emulator keeps running, unasked).
   for (int w = 0; w < warm_starts; ++w) {
@@ -342,8 +410,12 @@ ColdRun cold_run(Emulator& emulator, const fs::path& root, int index, int warm_s
     if (warm.status.value("source", "") != "cache")
       throw std::runtime_error("warm start not from the cache: " + warm.status.dump());
     run.warm.push_back(warm.provisioned_ms);
+    run.warm_cpu.push_back(warm.cpu.on_cpu_ms);
+    run.warm_run_queue.push_back(warm.cpu.run_queue_ms);
     std::this_thread::sleep_for(1s);
-    run.rss_warm.push_back(daemon.rss_mib());
+    const auto mem = daemon.memory();
+    run.rss_warm.push_back(mem.rss);
+    run.anon_warm.push_back(mem.anon);
   }
   daemon.stop();
   return run;
@@ -360,19 +432,22 @@ int main(int argc, char** argv) {
     fmt::print("bench_provision: edgeprovd start to `provisioned`, TPM attestation over HTTPS, a fresh swtpm per run,\n"
                "dps-emulator answering at once (assigning-polls 0, Retry-After {} s); {} cold runs, {} warm starts each\n\n",
                retry_after_seconds, runs, warm_starts);
+    fmt::print("load average at the start: {}\n\n", load_average());
     std::vector<ColdRun> results;
     for (int i = 0; i < runs; ++i) {
       results.push_back(cold_run(emulator, root.path(), i, warm_starts));
       const auto& r = results.back();
       fmt::print("run {}: total {:.1f} ms = TPM {:.1f} + emulator {:.2f} + waiting {:.0f} + rest {:.1f} ms "
-                 "(requests {}, polls {}, 202→poll gap {:.1f} ms); warm {}; RSS {:.2f} MiB\n",
-                 i + 1, r.total, r.tpm, r.emulator, r.waiting, r.rest, r.requests, r.polls, r.gap_ms,
+                 "(requests {}, polls {}, 202→poll gap {:.1f} ms); edgeprovd CPU {:.1f} ms, run-queue {:.1f} ms; "
+                 "warm {}; RSS {:.2f} MiB\n",
+                 i + 1, r.total, r.tpm, r.emulator, r.waiting, r.rest, r.requests, r.polls, r.gap_ms, r.cpu,
+                 r.run_queue,
                  [&] {
                    std::string s;
                    for (double v : r.warm) s += fmt::format("{}{:.1f}", s.empty() ? "" : "/", v);
                    return s + " ms";
                  }(),
-                 r.rss_cold);
+                 r.mem_cold.rss);
     }
 
     const auto column = [&](auto member) {
@@ -380,11 +455,20 @@ int main(int argc, char** argv) {
       for (const auto& r : results) v.push_back(r.*member);
       return v;
     };
-    std::vector<double> warm, rss_warm, share, share_active;
+    std::vector<double> warm, warm_cpu, warm_run_queue, rss_warm, anon_warm, rss_cold, anon_cold, file_cold, pss_cold,
+        share,
+        share_active;
     std::map<std::string, std::vector<double>> tpm_steps;
     for (const auto& r : results) {
       warm.insert(warm.end(), r.warm.begin(), r.warm.end());
+      warm_cpu.insert(warm_cpu.end(), r.warm_cpu.begin(), r.warm_cpu.end());
+      warm_run_queue.insert(warm_run_queue.end(), r.warm_run_queue.begin(), r.warm_run_queue.end());
       rss_warm.insert(rss_warm.end(), r.rss_warm.begin(), r.rss_warm.end());
+      anon_warm.insert(anon_warm.end(), r.anon_warm.begin(), r.anon_warm.end());
+      rss_cold.push_back(r.mem_cold.rss);
+      anon_cold.push_back(r.mem_cold.anon);
+      file_cold.push_back(r.mem_cold.file);
+      pss_cold.push_back(r.mem_cold.pss);
       share.push_back(100.0 * r.rest / r.total);
       share_active.push_back(100.0 * r.rest / (r.total - r.waiting));
       for (const auto& [what, ms] : r.tpm_steps) tpm_steps[what].push_back(ms);
@@ -400,18 +484,29 @@ int main(int argc, char** argv) {
     row("    of which spawn to endpoint listening", column(&ColdRun::listening));
     row("rest as % of the total", share, "% ", "target < 5 %");
     row("rest as % of the total without the waiting", share_active, "% ");
+    row("edgeprovd CPU time (all threads, schedstat)", column(&ColdRun::cpu));
+    row("edgeprovd run-queue delay (waiting for a core)", column(&ColdRun::run_queue));
     fmt::print("\nWarm start from the persisted assignment (mode Dynamic, source `cache`):\n");
     row("spawn to `provisioned`", warm, "ms", "target < 50 ms");
+    row("edgeprovd CPU time (all threads, schedstat)", warm_cpu);
+    row("edgeprovd run-queue delay (waiting for a core)", warm_run_queue);
     fmt::print("\nIdle memory of edgeprovd (VmRSS, 1 s after `provisioned`):\n");
-    row("after the cold start", column(&ColdRun::rss_cold), "MiB", "target <= 8 MiB");
-    row("after a warm start", rss_warm, "MiB", "target <= 8 MiB");
+    row("after the cold start: VmRSS", rss_cold, "MiB", "target <= 8 MiB");
+    row("    RssAnon (its own heap and stacks)", anon_cold, "MiB");
+    row("    RssFile (program and shared libraries)", file_cold, "MiB");
+    row("    Pss (shared pages split among their users)", pss_cold, "MiB");
+    row("after a warm start: VmRSS", rss_warm, "MiB", "target <= 8 MiB");
+    row("    RssAnon", anon_warm, "MiB");
+    fmt::print("\nLoad average at the end: {}\n", load_average());
     fmt::print(
         "\nMethod: total = spawn → first `provisioned` answer to `status` (polled every 1 ms over the socket);\n"
         "TPM = the service's TPM work for one registration (EK/SRK creation, challenge import, SAS signature,\n"
         "hub key import) replayed through tpm::Worker on a twin swtpm with the same seeds, before edgeprovd runs;\n"
         "emulator = the handling times dps-emulator logs per request; waiting = the poll interval the client\n"
         "must keep (dps::poll_interval of the Retry-After sent), counted at its nominal value; rest = total\n"
-        "minus those three. Median and min/max over the runs.\n");
+        "minus those three. CPU time and run-queue delay: /proc/PID/task/*/schedstat of edgeprovd at the\n"
+        "moment `provisioned` is seen; on a loaded machine the wall-clock figures grow by about the run-queue\n"
+        "delay, the CPU time does not. Median and min/max over the runs.\n");
   } catch (const std::exception& e) {
     fmt::print(stderr, "bench_provision: {}\n", e.what());
     return 1;
