@@ -91,7 +91,26 @@ Provisioner::~Provisioner() {
   if (registration_) registration_->cancel();
 }
 
-void Provisioner::start() { resolve_identity(); }
+void Provisioner::start() {
+  // Dynamic / OnErrorOnly with a TPM-derived registration id: the persisted assignment is used at once,
+  // before the TPM has been asked for its EK (opening the TPM takes tens of milliseconds, and after a
+  // boot the TPM may not be ready at all). The registration id it was written for is checked as soon as
+  // the TPM answers; a different TPM sets the file aside and registers.
+  const auto& attestation = config_.provisioning.attestation;
+  if (attestation.method == config::AttestationMethod::tpm && !attestation.registration_id &&
+      config_.auto_reprovisioning_mode != config::ReprovisioningMode::always_on_startup) {
+    auto peeked = store_.peek();
+    if (peeked && peeked->assignment && peeked->settings.global_endpoint == config_.provisioning.global_endpoint &&
+        peeked->settings.id_scope == config_.provisioning.id_scope && peeked->settings.attestation == "tpm") {
+      provisional_registration_id_ = peeked->settings.registration_id;
+      registration_id_ = peeked->settings.registration_id;
+      persisted_ = *peeked;
+      status_.update([&](StatusSnapshot& s) { s.provisioning.registration_id = *provisional_registration_id_; });
+      follow_plan({.action = StartupAction::use_cache});
+    }
+  }
+  resolve_identity();
+}
 
 void Provisioner::stop() {
   stopped_ = true;
@@ -185,6 +204,23 @@ void Provisioner::identity_resolved(std::string registration_id) {
                                    .attestation = std::string(config::to_string(config_.provisioning.attestation.method))};
   auto loaded = store_.load(expected);
   persisted_ = loaded.value_or(PersistedState{.settings = expected, .assignment = std::nullopt, .retry = {}});
+
+  if (auto provisional = std::exchange(provisional_registration_id_, std::nullopt)) {
+    if (*provisional == registration_id_ && loaded) {
+      if (reprovision_pending_) {
+        reprovision_pending_ = false;
+        attempt();
+      }
+      return;  // already provisioned from the cache; the TPM confirmed it is the same device
+    }
+    spdlog::warn("the TPM's registration id is {}, not {} as in the persisted assignment: registering with DPS",
+                 registration_id_, *provisional);
+    source_.reset();
+    status_.enter(State::starting, now(), [](StatusSnapshot& s) {
+      s.assignment.reset();
+      s.source.reset();
+    });
+  }
 
   if (reprovision_pending_) {
     reprovision_pending_ = false;

@@ -91,6 +91,7 @@ class Provisioner {
   TpmCredential* tpm_credential_ = nullptr;  // credential_ when attestation is tpm
   std::string registration_id_;
   bool identity_ready_ = false;
+  std::optional<std::string> provisional_registration_id_;  // cache used before the TPM confirmed it
   bool resolving_ = false;          // the TPM's keys are being read
   dps::RetrySchedule tpm_retry_;    // backoff while the TPM cannot be reached at start-up
 

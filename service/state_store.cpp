@@ -123,24 +123,47 @@ std::optional<PersistedState> persisted_state_from_json(const json& j, std::stri
 
 StateStore::StateStore(std::filesystem::path dir) : dir_(std::move(dir)), file_(dir_ / file_name) {}
 
-std::optional<PersistedState> StateStore::load(const PersistedSettings& expected) {
+std::optional<PersistedState> StateStore::read(ReadProblem& problem, std::string& why) const {
+  problem = ReadProblem::none;
   std::error_code ec;
-  if (!std::filesystem::exists(file_, ec)) return std::nullopt;
+  if (!std::filesystem::exists(file_, ec)) {
+    problem = ReadProblem::absent;
+    return std::nullopt;
+  }
   std::ifstream in(file_, std::ios::binary);
   if (!in) {
-    spdlog::warn("state: cannot read {}; registering with DPS as if there were no assignment", file_.string());
+    problem = ReadProblem::unreadable;
     return std::nullopt;
   }
   std::stringstream text;
   text << in.rdbuf();
   json parsed = json::parse(text.str(), nullptr, /*allow_exceptions=*/false);
   if (parsed.is_discarded()) {
-    set_aside("it is not valid JSON");
+    problem = ReadProblem::invalid;
+    why = "it is not valid JSON";
     return std::nullopt;
   }
-  std::string why;
   auto state = persisted_state_from_json(parsed, why);
-  if (!state) {
+  if (!state) problem = ReadProblem::invalid;
+  return state;
+}
+
+std::optional<PersistedState> StateStore::peek() const {
+  ReadProblem problem;
+  std::string why;
+  return read(problem, why);
+}
+
+std::optional<PersistedState> StateStore::load(const PersistedSettings& expected) {
+  ReadProblem problem;
+  std::string why;
+  auto state = read(problem, why);
+  if (problem == ReadProblem::absent) return std::nullopt;
+  if (problem == ReadProblem::unreadable) {
+    spdlog::warn("state: cannot read {}; registering with DPS as if there were no assignment", file_.string());
+    return std::nullopt;
+  }
+  if (problem == ReadProblem::invalid) {
     set_aside(why);
     return std::nullopt;
   }

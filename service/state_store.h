@@ -47,11 +47,17 @@ class StateStore {
   // names it and the reason. Never throws.
   std::optional<PersistedState> load(const PersistedSettings& expected);
 
+  // The persisted state as it is, without checking what it was written for and without setting anything
+  // aside: for a first look before the expected settings are known (the TPM's registration id).
+  std::optional<PersistedState> peek() const;
+
   // Replaces the file atomically (0600). Throws std::system_error naming the path.
   void save(const PersistedState& state);
 
  private:
   void set_aside(const std::string& why);
+  enum class ReadProblem { none, absent, unreadable, invalid };
+  std::optional<PersistedState> read(ReadProblem& problem, std::string& why) const;
 
   std::filesystem::path dir_;
   std::filesystem::path file_;
