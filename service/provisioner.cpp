@@ -375,8 +375,8 @@ void Provisioner::on_assigned(const dps::Assigned& assigned, SystemTime at) {
     s.attempts = attempts_;
     publish_tpm_facts(s);
   });
-  spdlog::info("assigned to {} as {}{}", assignment.hub, assignment.device_id,
-               assignment.substatus.empty() ? "" : " (" + assignment.substatus + ")");
+  spdlog::info("provisioned: hub {}, device {}; the assignment is kept in {}", assignment.hub,
+               assignment.device_id, store_.file().string());
   finish_waiters({.assigned = true, .error = std::nullopt});
 }
 
