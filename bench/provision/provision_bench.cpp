@@ -26,12 +26,15 @@
 //   spawn to `provisioned` with source `cache` (target < 50 ms).
 // - Idle RSS: VmRSS of /proc/PID/status one second after `provisioned`, after the cold and the warm starts
 //   (target <= 8 MiB), with its RssAnon / RssFile parts and the Pss of /proc/PID/smaps_rollup.
+// - Start floor: `edgeprovd --version` from spawn to exit, wall and CPU (getrusage of the reaped child):
+//   what loading the program and its shared libraries costs before any of edgeprov's own start-up.
 // - CPU: edgeprovd's on-CPU time and run-queue delay (/proc/PID/task/*/schedstat, all threads) from spawn to
 //   `provisioned`. Wall-clock figures on a shared machine grow with its load; these say how much of the
 //   time edgeprovd computed and how much it waited for a core.
 // The fixture (swtpm, emulator, enrollment, daemon) is written here with tests/support's Process and
 // Swtpm; it needs edgeprovd, edgeprovctl and dps-emulator built beside this program (build/bin).
 #include <fmt/format.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -95,6 +98,33 @@ CpuAccount cpu_account(int pid) {
     }
   }
   return a;
+}
+
+// The floor under any start: `edgeprovd --version` execs, links its shared libraries, parses the command line
+// and exits. Wall time from spawn to exit, and CPU time from getrusage(RUSAGE_CHILDREN) around it.
+struct StartFloor {
+  std::vector<double> wall_ms, cpu_ms;
+};
+
+StartFloor measure_start_floor(int n) {
+  StartFloor f;
+  const auto cpu_of_children = [] {
+    rusage u {};
+    ::getrusage(RUSAGE_CHILDREN, &u);
+    const auto ms = [](const timeval& t) { return static_cast<double>(t.tv_sec) * 1e3 + t.tv_usec / 1e3; };
+    return ms(u.ru_utime) + ms(u.ru_stime);
+  };
+  for (int i = 0; i < n; ++i) {
+    const double cpu0 = cpu_of_children();
+    const auto t0 = Clock::now();
+    test::Process version({.argv = {(test::bin_dir() / "edgeprovd").string(), "--version"}});
+    const auto status = version.wait(10s);
+    const double wall = ms_since(t0);
+    if (!status || status->code != 0) throw std::runtime_error("edgeprovd --version failed: " + version.output());
+    f.wall_ms.push_back(wall);
+    f.cpu_ms.push_back(cpu_of_children() - cpu0);
+  }
+  return f;
 }
 
 std::string load_average() {
@@ -427,6 +457,7 @@ int main(int argc, char** argv) {
   const int runs = argc > 1 ? std::max(1, std::atoi(argv[1])) : 5;
   const int warm_starts = argc > 2 ? std::max(1, std::atoi(argv[2])) : 3;
   try {
+    const auto floor = measure_start_floor(10);
     test::TempDir root;
     Emulator emulator(root.path());
     fmt::print("bench_provision: edgeprovd start to `provisioned`, TPM attestation over HTTPS, a fresh swtpm per run,\n"
@@ -490,6 +521,8 @@ int main(int argc, char** argv) {
     row("spawn to `provisioned`", warm, "ms", "target < 50 ms");
     row("edgeprovd CPU time (all threads, schedstat)", warm_cpu);
     row("edgeprovd run-queue delay (waiting for a core)", warm_run_queue);
+    row("floor: `edgeprovd --version`, spawn to exit", floor.wall_ms);
+    row("floor: its CPU time (exec, dynamic linking)", floor.cpu_ms);
     fmt::print("\nIdle memory of edgeprovd (VmRSS, 1 s after `provisioned`):\n");
     row("after the cold start: VmRSS", rss_cold, "MiB", "target <= 8 MiB");
     row("    RssAnon (its own heap and stacks)", anon_cold, "MiB");
