@@ -7,7 +7,6 @@ using nlohmann::json;
 std::string_view to_string(State state) {
   switch (state) {
     case State::starting: return "starting";
-    case State::unprovisioned: return "unprovisioned";
     case State::provisioning: return "provisioning";
     case State::provisioned: return "provisioned";
     case State::retrying: return "retrying";

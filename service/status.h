@@ -17,8 +17,8 @@
 
 namespace edgeprov::service {
 
-// `unprovisioned`: the service runs and listens, but has made no provisioning attempt.
-enum class State { starting, unprovisioned, provisioning, provisioned, retrying, failed };
+// DESIGN.md "Provisioning states"; `starting` lasts until the device identity is known.
+enum class State { starting, provisioning, provisioned, retrying, failed };
 std::string_view to_string(State state);
 
 enum class Source { dps, cache };
