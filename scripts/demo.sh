@@ -190,7 +190,8 @@ for attempt in 1 2 3; do
   [ "$attempt" = 3 ] && die "dps-emulator did not start (see its log)"
   kill -TERM "$emulator_pid" 2>/dev/null || true
   wait "$emulator_pid" 2>/dev/null || true
-  unset 'pids[-1]' 'names[-1]'
+  pids=("${pids[@]:0:${#pids[@]}-1}")
+  names=("${names[@]:0:${#names[@]}-1}")
 done
 admin="http://127.0.0.1:$admin_port"
 ca="$demo/emulator/ca.pem"
