@@ -15,7 +15,6 @@
 #include <boost/asio/any_io_executor.hpp>
 
 #include "common/secret.h"
-#include "dps/request.h"
 #include "dps/tls.h"
 #include "dps/transport.h"
 
@@ -41,8 +40,9 @@ struct MqttReply {
 using MqttResult = std::variant<MqttReply, TransportError>;
 using MqttHandler = std::function<void(MqttResult)>;
 
-// The wire names, pure (§3). mqtt_username() is dps/request.h's: one definition for the protocol code
-// and the transport.
+// The wire names, pure (§3). mqtt_username() is the one of dps/request.h (defined in request.cpp).
+std::string mqtt_username(std::string_view id_scope, std::string_view registration_id,
+                          std::string_view client_version);
 inline constexpr std::string_view reply_subscription = "$dps/registrations/res/#";
 std::string register_topic(unsigned request_id);
 std::string operation_status_topic(unsigned request_id, std::string_view operation_id);
