@@ -234,26 +234,11 @@ wait_for "edgeprovd listening on $socket" 10 "$daemon_pid" test -S "$socket"
 echo "edgeprovd (pid $daemon_pid) listens on $socket"
 
 step "Waiting until the device is provisioned (edgeprovctl wait --timeout 60)"
-ctl_help=$("$bin/edgeprovctl" --help)
-if grep -Eq '^  wait +' <<<"$ctl_help"; then
-  code=0
-  ctl wait --timeout 60 || code=$?
-  [ "$code" = 0 ] || { ctl status || true; die "edgeprovctl wait exited $code: the device is not provisioned"; }
-else
-  # An edgeprovctl without `wait`: poll the status document instead.
-  deadline=$((SECONDS + 60))
-  while :; do
-    status=$(ctl status --json) || [ $? -eq 3 ] || die "edgeprovctl status failed: $status"
-    state=$(json_field state <<<"$status")
-    [ "$state" = provisioned ] && break
-    [ "$state" = failed ] && { ctl status || true; die "provisioning failed: $(json_field lastAttempt.error.message <<<"$status")"; }
-    [ $SECONDS -lt $deadline ] || { ctl status || true; die "not provisioned within 60 s (state $state)"; }
-    kill -0 "$daemon_pid" 2>/dev/null || die "edgeprovd exited"
-    sleep 0.2
-  done
-fi
+code=0
+ctl wait --timeout 60 || code=$?
+[ "$code" = 0 ] || { ctl status || true; die "edgeprovctl wait exited $code: the device is not provisioned"; }
 
-step "Verifying (edgeprovctl status)"
+step "Verifying (edgeprovctl status, identity show, the hub key)"
 ctl status
 status=$(ctl status --json)
 got_hub=$(json_field assignment.hub <<<"$status")
@@ -264,33 +249,18 @@ got_device=$(json_field assignment.deviceId <<<"$status")
 
 # The hub key DPS sent was imported into the TPM: a hub SAS token signed there must pass the emulator's
 # hub check (what connecting to the IoT hub would prove). The token is a secret: it is never printed.
-sas_answer=$(python3 - "$socket" <<'PY'
-import socket, sys
-s = socket.socket(socket.AF_UNIX)
-s.connect(sys.argv[1])
-s.sendall(b'{"jsonrpc":"2.0","id":1,"method":"identity.sasToken","params":{"lifetimeSeconds":3600}}\n')
-data = b""
-while not data.endswith(b"\n"):
-    chunk = s.recv(65536)
-    if not chunk:
-        break
-    data += chunk
-print(data.decode().strip())
-PY
-)
-if [ "$(json_field error.code <<<"$sas_answer")" = -32601 ]; then
-  echo "(this edgeprovd has no identity.sasToken yet: hub key check skipped)"
-else
-  [ -n "$(json_field result.token <<<"$sas_answer")" ] ||
-    die "identity.sasToken failed: $(json_field error.message <<<"$sas_answer")"
-  check=$(python3 -c 'import json,sys; print(json.dumps({"token": json.load(sys.stdin)["result"]["token"]}))' \
-            <<<"$sas_answer" |
-          curl -sS --fail-with-body -X POST "$admin/hubSasCheck" -H 'Content-Type: application/json' --data-binary @-) ||
-    die "the emulator's hub check failed: $check"
-  [ "$(json_field valid <<<"$check")" = True ] ||
-    die "the hub refused the SAS token signed in the TPM: $(json_field reason <<<"$check")"
-  echo "hub check: a SAS token for $got_hub/devices/$got_device, signed in the TPM with the hub key DPS sent, is accepted"
-fi
+echo
+echo "\$ edgeprovctl identity show"
+ctl identity show
+token=$(ctl identity sas-token --lifetime 600) || die "edgeprovctl identity sas-token failed"
+check=$(python3 -c 'import json,sys; print(json.dumps({"token": sys.stdin.read().strip()}))' <<<"$token" |
+        curl -sS --fail-with-body -X POST "$admin/hubSasCheck" -H 'Content-Type: application/json' --data-binary @-) ||
+  die "the emulator's hub check failed: $check"
+unset token
+[ "$(json_field valid <<<"$check")" = True ] ||
+  die "the hub refused the SAS token signed in the TPM: $(json_field reason <<<"$check")"
+echo "hub check: a SAS token for $got_hub/devices/$got_device (edgeprovctl identity sas-token), signed in the"
+echo "TPM with the hub key DPS sent, is accepted by the emulator's POST /hubSasCheck"
 
 echo
 echo "---- what edgeprovd logged"
