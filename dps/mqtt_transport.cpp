@@ -367,6 +367,10 @@ class MqttTransport::Impl : public std::enable_shared_from_this<Impl> {
 
   void on_subscribed(bool ok, int rc) {
     if (state_ != State::connecting) return;
+    if (!ok && rc == MQTTASYNC_DISCONNECTED) {
+      // The server closed the connection before the SUBACK: a drop, not a refusal.
+      return on_connection_lost();
+    }
     if (!ok) {
       state_ = State::disconnected;
       connect_timer_.cancel();
@@ -472,17 +476,18 @@ class MqttTransport::Impl : public std::enable_shared_from_this<Impl> {
     complete(found->first, MqttReply{reply->status, reply->retry_after, std::move(payload)});
   }
 
+  // Every request waiting on this connection fails with a transient `closed` error, published or not: the
+  // caller's backoff decides when to try again. Reconnecting here instead would loop without any backoff
+  // against a server that accepts connections and drops them.
   void on_connection_lost() {
+    const bool setting_up = state_ == State::connecting;
     state_ = State::disconnected;
-    std::vector<unsigned> waiting;
-    for (const auto& [rid, request] : requests_) {
-      if (request.published) waiting.push_back(rid);
-    }
-    for (const unsigned rid : waiting) {
-      complete(rid, closed_error(fmt::format("DPS at {} dropped the MQTT connection before answering",
-                                             to_string(settings_.server))));
-    }
-    if (!requests_.empty()) start_connect();
+    connect_timer_.cancel();
+    fail_all(closed_error(setting_up ? fmt::format("DPS at {} closed the MQTT connection while it was being set up "
+                                                   "(after accepting it)",
+                                                   to_string(settings_.server))
+                                     : fmt::format("DPS at {} dropped the MQTT connection before answering",
+                                                   to_string(settings_.server))));
   }
 
   // Connecting (TCP, TLS, CONNECT, SUBSCRIBE, and the diagnosis of a failure) is bounded as a whole.
