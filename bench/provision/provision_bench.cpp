@@ -31,8 +31,11 @@
 // - CPU: edgeprovd's on-CPU time and run-queue delay (/proc/PID/task/*/schedstat, all threads) from spawn to
 //   `provisioned`. Wall-clock figures on a shared machine grow with its load; these say how much of the
 //   time edgeprovd computed and how much it waited for a core.
-// The fixture (swtpm, emulator, enrollment, daemon) is written here with tests/support's Process and
-// Swtpm; it needs edgeprovd, edgeprovctl and dps-emulator built beside this program (build/bin).
+// The emulator is tests/support/provisioning_world's DpsEmulator. The device side is assembled here rather than
+// with ProvisioningWorld, because the measurement needs what that fixture does not do: a twin of a TPM nobody
+// has read yet (ProvisioningWorld reads the EK with `edgeprovctl tpm info`, which creates and persists it),
+// and the spawn of edgeprovd timed to the millisecond. Needs edgeprovd, edgeprovctl and dps-emulator built
+// beside this program (build/bin).
 #include <fmt/format.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -60,6 +63,7 @@
 #include "ipc/client.h"
 #include "tests/integration/tpm/dps_blob.h"
 #include "tests/support/process.h"
+#include "tests/support/provisioning_world.h"
 #include "tests/support/swtpm.h"
 #include "tpm/worker.h"
 
@@ -72,8 +76,7 @@ using nlohmann::json;
 
 namespace {
 
-constexpr const char* id_scope = "0ne00BENCH1";
-constexpr const char* hub = "bench-hub.azure-devices.net";
+constexpr const char* id_scope = test::world_id_scope;
 constexpr int retry_after_seconds = 1;  // what the emulator sends on a 202; the client floors it at 1 s
 
 double ms_since(Clock::time_point t0) { return Ms(Clock::now() - t0).count(); }
@@ -158,77 +161,31 @@ void row(const std::string& what, const std::vector<double>& v, const std::strin
              s.n, note.empty() ? "" : "  " + note);
 }
 
-// ---- dps-emulator -------------------------------------------------------------------------------------
+// ---- dps-emulator (tests/support/provisioning_world's DpsEmulator) -------------------------------------
 
-struct EmulatorRequest {
-  SystemTime logged_at;  // the line's time: when handling finished
-  std::string kind;      // register, status
-  std::string outcome;
-  double handling_ms = 0;
-};
+// The emulator answers at once: no `assigning` polls beyond the first, no minimum assigning time.
+std::vector<std::string> emulator_args() {
+  return {"--retry-after", std::to_string(retry_after_seconds), "--assigning-polls", "0", "--assigning-seconds", "0"};
+}
 
-class Emulator {
- public:
-  explicit Emulator(const fs::path& dir) : dir_(dir) {
-    for (int attempt = 0;; ++attempt) {
-      const auto ports = test::free_loopback_ports(3);
-      https_ = ports[0];
-      admin_ = ports[2];
-      process_ = std::make_unique<test::Process>(test::ProcessOptions{
-          .argv = {(test::bin_dir() / "dps-emulator").string(), "--id-scope", id_scope, "--hub", hub,
-                   "--https", fmt::format("127.0.0.1:{}", ports[0]), "--mqtt", fmt::format("127.0.0.1:{}", ports[1]),
-                   "--admin", fmt::format("127.0.0.1:{}", ports[2]), "--cert-dir", (dir / "emulator").string(),
-                   "--retry-after", std::to_string(retry_after_seconds), "--assigning-polls", "0",
-                   "--assigning-seconds", "0"},
-          .log_file = dir / "dps-emulator.log"});
-      if (test::wait_for_tcp("127.0.0.1", admin_, 10s) && test::wait_for_tcp("127.0.0.1", https_, 2s) &&
-          process_->running())
-        return;
-      if (attempt == 2) throw std::runtime_error("dps-emulator did not start:\n" + process_->output());
-      process_->stop(1s);
-    }
-  }
+void enroll_tpm(const test::DpsEmulator& emulator, const std::string& registration_id,
+                const std::string& endorsement_key) {
+  const json body = {{"registrationId", registration_id},
+                     {"attestation", {{"type", "tpm"}, {"tpm", {{"endorsementKey", endorsement_key}}}}},
+                     {"capabilities", {{"iotEdge", true}}}};
+  const auto reply = emulator.admin("PUT", "/enrollments/" + registration_id, body);
+  if (reply.status != 200 && reply.status != 201)
+    throw std::runtime_error(fmt::format("the emulator refused the enrollment (HTTP {}): {}{}", reply.status, reply.body,
+                                         reply.output));
+}
 
-  fs::path ca() const { return dir_ / "emulator" / "ca.pem"; }
-  std::string device_endpoint() const { return fmt::format("https://127.0.0.1:{}/", https_); }
-
-  void enroll_tpm(const std::string& registration_id, const std::string& endorsement_key) {
-    const json body = {{"registrationId", registration_id},
-                       {"attestation", {{"type", "tpm"}, {"tpm", {{"endorsementKey", endorsement_key}}}}},
-                       {"capabilities", {{"iotEdge", true}}}};
-    const auto r = test::run({.argv = {"curl", "-sS", "--fail-with-body", "-X", "PUT",
-                                       fmt::format("http://127.0.0.1:{}/enrollments/{}", admin_, registration_id),
-                                       "-H", "Content-Type: application/json", "-d", body.dump()}});
-    if (r.status.code != 0) throw std::runtime_error("the emulator refused the enrollment: " + r.output);
-  }
-
-  // The device requests of one registration id, from the emulator's log, in order.
-  std::vector<EmulatorRequest> requests_of(const std::string& registration_id) const {
-    std::vector<EmulatorRequest> out;
-    std::istringstream log(test::read_file(dir_ / "dps-emulator.log"));
-    for (std::string line; std::getline(log, line);) {
-      // 2026-11-29T05:14:46.585Z info https register <id> <outcome…> 0.20ms
-      std::istringstream words(line);
-      std::vector<std::string> w;
-      for (std::string word; words >> word;) w.push_back(word);
-      if (w.size() < 7 || w[2] != "https" || w[4] != registration_id || !w.back().ends_with("ms")) continue;
-      const auto at = parse_rfc3339(w[0]);
-      if (!at) continue;
-      EmulatorRequest r;
-      r.logged_at = *at;
-      r.kind = w[3];
-      for (std::size_t i = 5; i + 1 < w.size(); ++i) r.outcome += (r.outcome.empty() ? "" : " ") + w[i];
-      r.handling_ms = std::stod(w.back().substr(0, w.back().size() - 2));
-      out.push_back(std::move(r));
-    }
-    return out;
-  }
-
- private:
-  fs::path dir_;
-  unsigned short https_ = 0, admin_ = 0;
-  std::unique_ptr<test::Process> process_;
-};
+// The handling time at the end of a request line's outcome: "202 assigning 0.20ms" -> 0.20.
+double handling_ms(const test::EmulatorRequest& r) {
+  const auto space = r.outcome.rfind(' ');
+  const std::string last = space == std::string::npos ? r.outcome : r.outcome.substr(space + 1);
+  if (!last.ends_with("ms")) throw std::runtime_error("no handling time in the emulator's line: " + r.line);
+  return std::stod(last.substr(0, last.size() - 2));
+}
 
 // ---- the TPM work of one registration, on a twin TPM -----------------------------------------------------
 
@@ -364,7 +321,7 @@ struct ColdRun {
   std::vector<std::pair<std::string, double>> tpm_steps;
 };
 
-ColdRun cold_run(Emulator& emulator, const fs::path& root, int index, int warm_starts) {
+ColdRun cold_run(test::DpsEmulator& emulator, const fs::path& root, int index, int warm_starts) {
   ColdRun run;
   const fs::path dir = root / fmt::format("run-{}", index);
   fs::create_directories(dir);
@@ -386,13 +343,13 @@ ColdRun cold_run(Emulator& emulator, const fs::path& root, int index, int warm_s
   const auto replay = replay_tpm_work(twin_state, dir);
   run.tpm = replay.total_ms;
   run.tpm_steps = replay.steps;
-  emulator.enroll_tpm(replay.keys.registration_id, base64_encode(replay.keys.endorsement_key));
+  enroll_tpm(emulator, replay.keys.registration_id, base64_encode(replay.keys.endorsement_key));
 
   test::Swtpm device({.state_dir = device_state});
   const fs::path config = dir / "config.toml", socket = dir / "edgeprov.sock";
   const auto init = test::run({.argv = {(test::bin_dir() / "edgeprovctl").string(), "--config", config.string(),
                                         "--endpoint", socket.string(), "init", "--scope-id", id_scope,
-                                        "--global-endpoint", emulator.device_endpoint(), "--tcti", device.tcti(),
+                                        "--global-endpoint", emulator.global_endpoint(), "--tcti", device.tcti(),
                                         "--trusted-ca", emulator.ca().string(), "--state-dir",
                                         (dir / "state").string(), "--log-level", "info"}});
   if (init.status.code != 0) throw std::runtime_error("edgeprovctl init failed:\n" + init.output);
@@ -413,17 +370,21 @@ ColdRun cold_run(Emulator& emulator, const fs::path& root, int index, int warm_s
   if (cold.status.value("source", "") != "dps") throw std::runtime_error("cold start not from dps: " + cold.status.dump());
 
   // The emulator's side of this registration.
-  const auto requests = emulator.requests_of(replay.keys.registration_id);
+  std::vector<test::EmulatorRequest> requests;
+  for (auto& r : emulator.requests(replay.keys.registration_id))
+    if (r.transport == "https") requests.push_back(std::move(r));
   const auto nominal_wait =
       Ms(dps::poll_interval(dps::parse_retry_after(std::to_string(retry_after_seconds)), std::chrono::system_clock::now()))
           .count();
   for (std::size_t i = 0; i < requests.size(); ++i) {
-    run.emulator += requests[i].handling_ms;
+    run.emulator += handling_ms(requests[i]);
     ++run.requests;
-    if (requests[i].kind == "status" && i > 0 && requests[i - 1].outcome.find("202") != std::string::npos) {
+    // A line is logged when its request has been handled: the gap before a poll is the time between
+    // the 202's line and the poll's start.
+    if (requests[i].kind == "status" && i > 0 && requests[i - 1].outcome.starts_with("202")) {
       ++run.polls;
       run.waiting += nominal_wait;
-      run.gap_ms += Ms(requests[i].logged_at - requests[i - 1].logged_at).count() - requests[i].handling_ms;
+      run.gap_ms += Ms(requests[i].at - requests[i - 1].at).count() - handling_ms(requests[i]);
     }
   }
   run.rest = run.total - run.tpm - run.emulator - run.waiting;
@@ -457,7 +418,7 @@ int main(int argc, char** argv) {
   try {
     const auto floor = measure_start_floor(10);
     test::TempDir root;
-    Emulator emulator(root.path());
+    test::DpsEmulator emulator(root.path() / "emulator", emulator_args());
     fmt::print("bench_provision: edgeprovd start to `provisioned`, TPM attestation over HTTPS, a fresh swtpm per run,\n"
                "dps-emulator answering at once (assigning-polls 0, Retry-After {} s); {} cold runs, {} warm starts each\n\n",
                retry_after_seconds, runs, warm_starts);
