@@ -21,7 +21,7 @@ namespace {
 const std::string device_user = "0ne00ABC123/registrations/device-001/api-version=2021-06-01&ClientVersion=1.15.0";
 const std::string device_password = "SharedAccessSignature sr=0ne00ABC123%2fregistrations%2fdevice-001&sig=mqtt-s3cret";
 const std::pair<std::string, std::string> responder_login{"dps-responder", "responder-password"};
-const std::string register_body = R"({"registrationId":"device-001"})";
+const std::string register_json = R"({"registrationId":"device-001"})";
 const std::string assigning_body = R"({"operationId":"op-1","status":"assigning"})";
 const std::string assigned_body = R"({"operationId":"op-1","status":"assigned","registrationState":{}})";
 
@@ -65,13 +65,13 @@ struct Fixture {
 
   MqttResult do_register(MqttTransport& transport) {
     std::optional<MqttResult> result;
-    transport.async_register(register_body, [&](MqttResult r) { result = std::move(r); });
+    transport.async_register(register_json, [&](MqttResult r) { result = std::move(r); });
     return run_until(io, result);
   }
 
   MqttResult poll(MqttTransport& transport, const std::string& operation_id) {
     std::optional<MqttResult> result;
-    transport.async_operation_status(operation_id, register_body, [&](MqttResult r) { result = std::move(r); });
+    transport.async_operation_status(operation_id, register_json, [&](MqttResult r) { result = std::move(r); });
     return run_until(io, result);
   }
 };
@@ -107,7 +107,7 @@ TEST_CASE("register and status requests go out on the DPS topics and replies com
   const auto seen = dps.requests();
   REQUIRE(seen.size() == 2);
   CHECK(seen[0].topic == "$dps/registrations/PUT/iotdps-register/?$rid=1");
-  CHECK(seen[0].payload == register_body);
+  CHECK(seen[0].payload == register_json);
   CHECK(seen[1].topic == "$dps/registrations/GET/iotdps-get-operationstatus/?$rid=2&operationId=op-1");
 }
 
@@ -170,7 +170,7 @@ TEST_CASE("a dropped MQTT connection fails the waiting request as closed and the
   });
   auto transport = f.transport(f.settings(broker.tls_port()));
   std::optional<MqttResult> result;
-  transport->async_register(register_body, [&](MqttResult r) { result = std::move(r); });
+  transport->async_register(register_json, [&](MqttResult r) { result = std::move(r); });
   // Wait until the request reached the broker, then kick the client off by connecting with its client id.
   const auto deadline = std::chrono::steady_clock::now() + 10s;
   while (dps.requests().empty() && std::chrono::steady_clock::now() < deadline) f.io.run_one_for(50ms);
