@@ -3,25 +3,29 @@
 
 #include <grp.h>
 #include <pwd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstddef>
 #include <csignal>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include <CLI/CLI.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <fmt/format.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
-#include <spdlog/sinks/systemd_sink.h>
+#include <spdlog/sinks/base_sink.h>
 #include <spdlog/spdlog.h>
-#include <systemd/sd-daemon.h>
 
 #include "service/daemon.h"
 
@@ -29,8 +33,54 @@ namespace edgeprov::service {
 
 namespace {
 
+// libsystemd is not linked: it brings eight shared libraries (gcrypt, lz4, zstd, lzma, …) into a service
+// that must start in tens of milliseconds and idle in a few MiB, for two small protocols that systemd
+// documents as stable for exactly this use — sd_notify(3)'s datagram and journald's stream priorities.
+
+// sd_notify(3): one datagram to the AF_UNIX socket named by NOTIFY_SOCKET ("@…" is the abstract
+// namespace). Without NOTIFY_SOCKET (not started by systemd with Type=notify) it does nothing.
+void notify_service_manager(const std::string& state) {
+  const char* path = std::getenv("NOTIFY_SOCKET");
+  if (path == nullptr || (path[0] != '/' && path[0] != '@')) return;
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  const std::size_t length = std::strlen(path);
+  if (length >= sizeof(address.sun_path)) return;
+  std::memcpy(address.sun_path, path, length);
+  if (address.sun_path[0] == '@') address.sun_path[0] = '\0';
+  const int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return;
+  const auto size = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + length);
+  if (::sendto(fd, state.data(), state.size(), MSG_NOSIGNAL, reinterpret_cast<const sockaddr*>(&address), size) < 0)
+    spdlog::debug("sd_notify to {} failed: {}", path, std::strerror(errno));
+  ::close(fd);
+}
+
+// journald reads "<N>" at the start of a line on a service's stdout/stderr stream as its syslog
+// priority (SyslogLevelPrefix=, on by default), so each entry keeps its level without libsystemd.
+class JournalStreamSink final : public spdlog::sinks::base_sink<std::mutex> {
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    spdlog::memory_buf_t text;
+    formatter_->format(msg, text);
+    std::fprintf(stderr, "<%d>%.*s", priority(msg.level), static_cast<int>(text.size()), text.data());
+  }
+  void flush_() override { std::fflush(stderr); }
+
+ private:
+  static int priority(spdlog::level::level_enum level) {
+    switch (level) {
+      case spdlog::level::critical: return 2;  // LOG_CRIT
+      case spdlog::level::err: return 3;       // LOG_ERR
+      case spdlog::level::warn: return 4;      // LOG_WARNING
+      case spdlog::level::info: return 6;      // LOG_INFO
+      default: return 7;                       // LOG_DEBUG
+    }
+  }
+};
+
 // systemd connects stderr to the journal and names that stream in JOURNAL_STREAM ("device:inode").
-// When stderr is still that stream, log to journald natively so each line keeps its priority.
+// When stderr is still that stream, each line carries its priority (the journal adds the time).
 bool stderr_is_journal() {
   const char* stream = std::getenv("JOURNAL_STREAM");
   if (!stream) return false;
@@ -43,7 +93,11 @@ bool stderr_is_journal() {
 }
 
 std::vector<spdlog::sink_ptr> platform_sinks() {
-  if (stderr_is_journal()) return {std::make_shared<spdlog::sinks::systemd_sink_mt>("edgeprovd")};
+  if (stderr_is_journal()) {
+    auto sink = std::make_shared<JournalStreamSink>();
+    sink->set_pattern("%v");
+    return {sink};
+  }
   // On a terminal with colours, elsewhere (a file, a pipe) plain: the sink checks isatty itself.
   return {std::make_shared<spdlog::sinks::stderr_color_sink_mt>()};
 }
@@ -144,7 +198,7 @@ int run(const LaunchOptions& options) {
   signals.async_wait([&daemon](const boost::system::error_code& ec, int signal_number) {
     if (ec) return;
     spdlog::info("received SIG{}: shutting down", ::sigabbrev_np(signal_number));
-    ::sd_notify(0, "STOPPING=1");
+    notify_service_manager("STOPPING=1");
     daemon.request_stop();
   });
 
@@ -154,7 +208,7 @@ int run(const LaunchOptions& options) {
     spdlog::critical("cannot start: {}", e.what());
     return exit_code::failure;
   }
-  ::sd_notifyf(0, "READY=1\nSTATUS=listening on %s", daemon.config().ipc.endpoint.c_str());
+  notify_service_manager("READY=1\nSTATUS=listening on " + daemon.config().ipc.endpoint);
   daemon.run();
   return exit_code::ok;
 }

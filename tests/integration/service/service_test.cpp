@@ -3,6 +3,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -340,6 +341,34 @@ TEST_CASE("systemd hears READY=1 once the socket listens and STOPPING=1 on SIGTE
   REQUIRE(stopping.has_value());
   CHECK_THAT(*stopping, ContainsSubstring("STOPPING=1"));
   CHECK(daemon.process().wait(seconds(10)).value_or(ExitStatus{}).code == 0);
+}
+
+TEST_CASE("under systemd each line on the journal stream starts with its syslog priority") {
+  TempDir dir;
+  fs::create_directories(dir / "state");
+  write_file(dir / "config.toml", symmetric_key_config(dir.path()));
+  // The stream systemd names in JOURNAL_STREAM: the file the child's stderr is appended to.
+  const fs::path log = dir / "journal.log";
+  write_file(log, "");
+  struct stat st {};
+  REQUIRE(::stat(log.c_str(), &st) == 0);
+  Process daemon(ProcessOptions{
+      .argv = {(bin_dir() / "edgeprovd").string(), "--config", (dir / "config.toml").string()},
+      .env = {{"JOURNAL_STREAM", std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino)}},
+      .log_file = log});
+  REQUIRE(wait_for_path(dir / "edgeprov.sock", seconds(10)));
+  for (int i = 0; i < 200 && read_file(log).find("<4>attempt 1 failed") == std::string::npos; ++i)
+    std::this_thread::sleep_for(milliseconds(50));  // the first attempt fails (nothing listens) and warns
+  daemon.signal(SIGTERM);
+  CHECK(daemon.wait(seconds(10)).value_or(ExitStatus{}).code == 0);
+
+  const std::string text = read_file(log);
+  INFO(text);
+  CHECK(text.starts_with("<6>edgeprovd "));
+  CHECK_THAT(text, ContainsSubstring("\n<6>ipc: listening on "));
+  CHECK_THAT(text, ContainsSubstring("\n<4>attempt 1 failed: "));
+  CHECK_THAT(text, !ContainsSubstring("[info]"));  // no second time stamp or level: the journal adds them
+  CHECK_THAT(text, !ContainsSubstring(demo_symmetric_key));
 }
 
 TEST_CASE("a second edgeprovd on the same endpoint refuses to start and leaves the first one serving") {
