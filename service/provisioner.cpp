@@ -2,12 +2,12 @@
 
 #include <algorithm>
 #include <fstream>
+#include <random>
 #include <sstream>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include "common/crypto.h"
 #include "dps/proxy.h"
 #include "dps/tls.h"
 #include "service/build_info.h"
@@ -31,11 +31,12 @@ AttemptError config_error(std::string message) {
   return {.kind = "config", .http_status = std::nullopt, .code = std::nullopt, .message = std::move(message)};
 }
 
+// The backoff jitter only has to differ between devices; it protects nothing. std::random_device (the
+// kernel's getrandom) seeds it without initialising OpenSSL's DRBG and providers, which a start from the
+// cache otherwise never needs.
 std::uint64_t random_seed() {
-  const Bytes bytes = random_bytes(8);
-  std::uint64_t seed = 0;
-  for (auto b : bytes) seed = (seed << 8) | b;
-  return seed;
+  std::random_device device;
+  return (static_cast<std::uint64_t>(device()) << 32) | device();
 }
 
 std::string user_agent() {
