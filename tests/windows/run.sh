@@ -15,7 +15,9 @@ export WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml="
 unset DISPLAY WAYLAND_DISPLAY
 WINEPREFIX=$(mktemp -d "${TMPDIR:-/tmp}/edgeprov-wine.XXXXXX")
 export WINEPREFIX
+keeper=
 cleanup() {
+  [ -n "$keeper" ] && kill "$keeper" 2>/dev/null
   wineserver -k 2>/dev/null || true
   rm -rf "$WINEPREFIX" "$WINEPREFIX.lock"
 }
@@ -25,6 +27,14 @@ t0=$(date +%s)
 wineserver -p  # started first and persistent: stays up between test programs instead of restarting
 wineboot -i </dev/null >/dev/null 2>&1
 touch "$WINEPREFIX/.edgeprov-wine-ready"  # scripts/windows/wine-run.sh: no second boot
+# Wine ends its system processes (services.exe, and the services it runs) whenever the last ordinary
+# Windows process exits, and starts them again — with every automatic-start service — at the next one.
+# One idle cmd.exe for the whole run keeps a single session, as on a real machine.
+# Its input is a FIFO this script holds open: it ends by itself (end of input) when the run ends.
+mkfifo "$WINEPREFIX/.keeper"
+wine cmd.exe /k <"$WINEPREFIX/.keeper" >/dev/null 2>&1 &
+keeper=$!
+exec 9>"$WINEPREFIX/.keeper"
 echo "windows tests: Wine prefix $WINEPREFIX ready in $(( $(date +%s) - t0 )) s ($(wine --version))"
 
 export EDGEPROV_WIN_BIN="$build/bin" EDGEPROV_WIN_TESTS="$build/tests"
