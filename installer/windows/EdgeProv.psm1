@@ -33,8 +33,8 @@ function Invoke-EdgeProvRpc {
         if ($LASTEXITCODE -notin 0, 3) { throw "edgeprovctl status failed with exit code $LASTEXITCODE (see its message above)." }
         return ($json | Out-String | ConvertFrom-Json)
     }
-    $stream = $ctor.Invoke(@('.', $Pipe, $rights, [System.IO.Pipes.PipeOptions]::None,
-        [System.Security.Principal.TokenImpersonationLevel]::Identification, [System.IO.HandleInheritability]::None))
+    $stream = [System.IO.Pipes.NamedPipeClientStream]::new('.', $Pipe, $rights, [System.IO.Pipes.PipeOptions]::None,
+        [System.Security.Principal.TokenImpersonationLevel]::Identification, [System.IO.HandleInheritability]::None)
     try {
         try { $stream.Connect($TimeoutMs) } catch [System.TimeoutException] {
             throw "edgeprovd does not answer on \\.\pipe\$Pipe`: is the service running? (Get-Service $script:ServiceName; Start-Service $script:ServiceName)"

@@ -108,8 +108,14 @@ int main(int argc, char** argv) {
   SC_HANDLE service = ::OpenServiceW(manager, service_name, SERVICE_QUERY_CONFIG | SERVICE_QUERY_STATUS);
   int code = 0;
   if (!service) {
-    std::printf("state: absent\n");
-    code = what == "state" ? 0 : 1;
+    const DWORD error = ::GetLastError();
+    if (error == ERROR_SERVICE_DOES_NOT_EXIST) {
+      std::printf("state: absent\n");
+      code = what == "state" ? 0 : 1;
+    } else {
+      std::printf("error: OpenServiceW %lu\n", error);
+      code = 1;
+    }
   } else if (what == "config") {
     code = print_config(service);
   } else if (what == "state") {
