@@ -3,7 +3,7 @@
 # ${EDGEPROV_WIN_DEPS:-/var/cache/edgeprov-win-deps}; minutes when cold, seconds when warm), build
 # edgeprov for x86_64 Windows (preset `windows`, build-windows/) and its installer, build the Linux
 # edgeprovctl the TPM scenario compares with (build/), and run the Windows tests under Wine.
-# Usage: scripts/windows/test.sh [ctest args]     e.g. scripts/windows/test.sh -R unit_common
+# Usage: scripts/windows/test.sh [unit_NAME...]   e.g. scripts/windows/test.sh unit_config (default: all)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
