@@ -23,5 +23,8 @@ void add_version_command(CLI::App& app, const GlobalOptions& global, Runner& run
 void add_logs_command(CLI::App& app, const GlobalOptions& global, Runner& run);
 void add_init_command(CLI::App& app, const GlobalOptions& global, Runner& run);
 void add_tpm_command(CLI::App& app, const GlobalOptions& global, Runner& run);
+void add_reprovision_command(CLI::App& app, const GlobalOptions& global, Runner& run);
+void add_wait_command(CLI::App& app, const GlobalOptions& global, Runner& run);
+void add_identity_command(CLI::App& app, const GlobalOptions& global, Runner& run);
 
 }  // namespace edgeprov::ctl

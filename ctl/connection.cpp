@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "ctl/exit_codes.h"
+#include "ctl/outcome.h"
 #include "edge-config/config.h"
 #include "ipc/client.h"
 
@@ -24,7 +25,7 @@ std::string resolve_endpoint(const GlobalOptions& global) {
 }
 
 std::variant<nlohmann::json, int> call_service(const GlobalOptions& global, std::string_view method,
-                                               const nlohmann::json& params) {
+                                               const nlohmann::json& params, const CallOptions& options) {
   std::string endpoint;
   try {
     endpoint = resolve_endpoint(global);
@@ -34,7 +35,7 @@ std::variant<nlohmann::json, int> call_service(const GlobalOptions& global, std:
     return exit_code::config_error;
   }
   try {
-    ipc::Client client(endpoint);
+    ipc::Client client(endpoint, options.timeout);
     return client.call(method, params);
   } catch (const ipc::ClientError& e) {
     switch (e.kind()) {
@@ -42,14 +43,17 @@ std::variant<nlohmann::json, int> call_service(const GlobalOptions& global, std:
         std::cerr << "edgeprovctl: " << e.what() << "\n  " << start_service_hint(config_file(global)) << "\n";
         return exit_code::unreachable;
       case ipc::ClientError::Kind::rpc:
-        if (e.rpc_error() && e.rpc_error()->code == ipc::errc::unauthorized) {
-          // The service's message names the identity needed (root or the admin group; an elevated token).
+        if (e.rpc_error()) {
+          if (options.on_rpc_error) return options.on_rpc_error(*e.rpc_error());
+          // The service's message names the cause and the fix (for unauthorized: the identity needed).
           std::cerr << "edgeprovctl: " << method << ": " << e.rpc_error()->message << "\n";
-          return exit_code::unauthorized;
+          return rpc_error_exit_code(*e.rpc_error());
         }
-        std::cerr << "edgeprovctl: " << method << ": " << e.what() << "\n";
-        return exit_code::failure;
+        break;
       case ipc::ClientError::Kind::timeout:
+        std::cerr << "edgeprovctl: " << method << " at " << endpoint << ": " << e.what() << "\n";
+        if (!options.timeout_hint.empty()) std::cerr << "  " << options.timeout_hint << "\n";
+        return options.timeout_exit;
       case ipc::ClientError::Kind::protocol:
         break;
     }

@@ -27,6 +27,7 @@ struct InitFlags {
   std::string attestation;  // empty: inferred from the credentials given, else tpm
   std::string symmetric_key;  // the key, or "-" for stdin
   std::string symmetric_key_file;
+  bool group_key = false;  // the key is an enrollment group's: the service derives the device key
   std::string identity_cert;
   std::string identity_pk;
   std::string global_endpoint;
@@ -99,12 +100,19 @@ config::InitOptions to_options(const InitFlags& f, const GlobalOptions& global) 
     if (f.registration_id.empty())
       throw UsageError{"--attestation symmetric-key needs --registration-id (the enrollment's registration id)"};
     if (has_x509) throw UsageError{"--identity-cert/--identity-pk belong to --attestation x509"};
+    if (f.group_key) o.symmetric_key_source = config::SymmetricKeySource::group;
+  } else if (f.group_key) {
+    throw UsageError{"--group-key says the symmetric key is an enrollment group's: use it with --attestation "
+                     "symmetric-key"};
   } else {  // x509: the option's check admits nothing else
     o.attestation = config::AttestationMethod::x509;
     if (f.identity_cert.empty() || f.identity_pk.empty())
       throw UsageError{"--attestation x509 needs both --identity-cert FILE (PEM certificate) and "
                        "--identity-pk FILE (PEM private key)"};
   }
+  if (o.attestation == config::AttestationMethod::tpm && f.group_key)
+    throw UsageError{"--group-key says the symmetric key is an enrollment group's: use it with --attestation "
+                     "symmetric-key"};
   if (o.attestation == config::AttestationMethod::tpm && f.transport == "mqtt")
     throw UsageError{"--transport mqtt: DPS accepts TPM attestation over HTTPS only — leave out --transport "
                      "(https is the default), or use --attestation symmetric-key or x509 for MQTT"};
@@ -137,6 +145,7 @@ std::string flag_of(const std::string& key) {
       {"edgeprov.dps.transport", "--transport"},
       {"edgeprov.dps.trusted_ca", "--trusted-ca"},
       {"edgeprov.dps.proxy", "--proxy"},
+      {"edgeprov.dps.symmetric_key_source", "--group-key"},
       {"edgeprov.ipc.endpoint", "--endpoint"},
       {"edgeprov.state.dir", "--state-dir"},
       {"edgeprov.log.level", "--log-level"},
@@ -160,6 +169,8 @@ void print_summary(const std::filesystem::path& file, const config::Config& c, b
     attestation += ", registration id derived from the TPM's endorsement key";
   }
   if (a.symmetric_key_value) attestation += fmt::format(", key {}", *a.symmetric_key_value);  // "<redacted>"
+  if (a.method == config::AttestationMethod::symmetric_key && c.dps.symmetric_key_source == config::SymmetricKeySource::group)
+    attestation += " (the enrollment group's: the device key is derived from it)";
   fmt::print("  {:<16} {}\n", "attestation", attestation);
   if (a.identity_cert) fmt::print("  {:<16} {}\n", "certificate", *a.identity_cert);
   if (a.identity_pk) fmt::print("  {:<16} {}\n", "private key", *a.identity_pk);
@@ -233,6 +244,9 @@ void add_init_command(CLI::App& app, const GlobalOptions& global, Runner& run) {
   cmd->add_option("--symmetric-key", flags->symmetric_key,
                   "the enrollment's key (base64); - reads one line from stdin, keeping it out of shell history");
   cmd->add_option("--symmetric-key-file", flags->symmetric_key_file, "read the key (base64 text) from FILE");
+  cmd->add_flag("--group-key", flags->group_key,
+                "the symmetric key is the enrollment group's key (not the device's): edgeprovd derives the device "
+                "key from it and the registration id");
   cmd->add_option("--identity-cert", flags->identity_cert, "x509: device certificate, PEM (path or file:// URI)");
   cmd->add_option("--identity-pk", flags->identity_pk, "x509: its private key, PEM (path or file:// URI)");
   cmd->add_option("--global-endpoint", flags->global_endpoint,

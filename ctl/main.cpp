@@ -26,6 +26,9 @@ int main(int argc, char** argv) {
   add_version_command(app, global, run);
   add_logs_command(app, global, run);
   add_tpm_command(app, global, run);
+  add_reprovision_command(app, global, run);
+  add_wait_command(app, global, run);
+  add_identity_command(app, global, run);
 
   try {
     app.parse(argc, argv);

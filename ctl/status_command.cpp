@@ -5,7 +5,7 @@
 
 #include "ctl/commands.h"
 #include "ctl/connection.h"
-#include "ctl/exit_codes.h"
+#include "ctl/outcome.h"
 #include "ctl/output.h"
 
 namespace edgeprov::ctl {
@@ -19,7 +19,7 @@ void add_status_command(CLI::App& app, const GlobalOptions& global, Runner& run)
       if (auto* code = std::get_if<int>(&answer)) return *code;
       const auto& status = std::get<nlohmann::json>(answer);
       std::cout << (global.json ? json_text(status) : format_status(status));
-      return status.value("state", "") == "provisioned" ? exit_code::ok : exit_code::not_provisioned;
+      return status_exit_code(status);
     };
   });
 }

@@ -1,5 +1,5 @@
-// The MQTT wire names of DPS (docs/dps-protocol.md §3): pure, so they build and are tested in every
-// build, with or without Paho.
+// The MQTT topics of DPS (docs/dps-protocol.md §3; the user name is in request.cpp): pure, so they build
+// and are tested in every build, with or without Paho.
 #include <charconv>
 
 #include <fmt/format.h>
@@ -7,12 +7,6 @@
 #include "dps/mqtt_transport.h"
 
 namespace edgeprov::dps {
-
-std::string mqtt_username(std::string_view id_scope, std::string_view registration_id,
-                          std::string_view client_version) {
-  return fmt::format("{}/registrations/{}/api-version=2021-06-01&ClientVersion={}", id_scope, registration_id,
-                     client_version);
-}
 
 std::string register_topic(unsigned request_id) {
   return fmt::format("$dps/registrations/PUT/iotdps-register/?$rid={}", request_id);

@@ -40,7 +40,7 @@ struct MqttReply {
 using MqttResult = std::variant<MqttReply, TransportError>;
 using MqttHandler = std::function<void(MqttResult)>;
 
-// The wire names, pure (§3).
+// The wire names, pure (§3). mqtt_username() is the one of dps/request.h (defined in request.cpp).
 std::string mqtt_username(std::string_view id_scope, std::string_view registration_id,
                           std::string_view client_version);
 inline constexpr std::string_view reply_subscription = "$dps/registrations/res/#";

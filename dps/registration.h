@@ -5,6 +5,7 @@
 // owns the backoff between attempts), never touches the TPM itself (a Credential does), never logs a key,
 // a token or a blob.
 #pragma once
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -131,16 +132,21 @@ struct RegistrationTrace {
   bool tpm_challenge = false;
 };
 
+// How the attempt waits before a status poll: call `resume` once `delay` has passed. Empty (the default):
+// an Asio steady_timer on the executor. Unit tests pass their own to see each wait without sleeping.
+// After cancel() a late `resume` is ignored.
+using PollWait = std::function<void(std::chrono::seconds delay, std::function<void()> resume)>;
+
 class Registration : public std::enable_shared_from_this<Registration> {
  public:
   // Starts the attempt at once. `done` is called exactly once on `executor` — with the outcome, or with a
   // failure of kind "network" (TransportErrorKind::closed) after cancel(). Channel and Credential must
   // outlive the attempt. `now` is the clock for SAS expiry and Retry-After dates (empty: the system
-  // clock; unit tests pass their own).
+  // clock; unit tests pass their own). Dropping the returned handle does not stop the attempt.
   static std::shared_ptr<Registration> start(boost::asio::any_io_executor executor, Channel& channel,
                                              Credential& credential, RegistrationRequest request,
                                              RegistrationHandler done,
-                                             std::function<SystemTime()> now = {});
+                                             std::function<SystemTime()> now = {}, PollWait poll_wait = {});
   // Stops waiting (a poll timer, a request in flight) and completes with a `closed` failure.
   void cancel();
   RegistrationTrace trace() const;

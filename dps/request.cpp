@@ -28,7 +28,7 @@ std::string query_suffix() { return "?api-version=" + std::string(api_version); 
 
 }  // namespace
 
-std::variant<Endpoint, EndpointError> parse_endpoint(std::string_view global_endpoint) {
+std::variant<GlobalEndpoint, EndpointError> parse_endpoint(std::string_view global_endpoint) {
   const std::string shown(global_endpoint);
   auto fail = [&shown](std::string why) {
     return EndpointError{"provisioning.global_endpoint \"" + shown + "\" " + why};
@@ -47,7 +47,7 @@ std::variant<Endpoint, EndpointError> parse_endpoint(std::string_view global_end
   }
   if (rest.find('@') != std::string_view::npos) return fail("contains user information (\"@\"); remove it");
 
-  Endpoint endpoint;
+  GlobalEndpoint endpoint;
   std::string_view host = rest;
   std::string_view port;
   if (rest.starts_with('[')) {

@@ -22,16 +22,17 @@ inline constexpr std::string_view default_global_endpoint = "global.azure-device
 // ---- Endpoint ---------------------------------------------------------------------------------------
 
 // `[provisioning] global_endpoint`: "https://host[:port][/]" as aziot writes it, or a bare "host[:port]"
-// as the C SDK takes it. Plain http:// is refused: DPS is only spoken over TLS.
-struct Endpoint {
+// as the C SDK takes it. Plain http:// is refused: DPS is only spoken over TLS. (Named apart from
+// transport.h's Endpoint, which the transports connect to, so both headers can be included together.)
+struct GlobalEndpoint {
   std::string host;
   std::uint16_t https_port = 443;
-  friend bool operator==(const Endpoint&, const Endpoint&) = default;
+  friend bool operator==(const GlobalEndpoint&, const GlobalEndpoint&) = default;
 };
 struct EndpointError {
   std::string message;
 };
-std::variant<Endpoint, EndpointError> parse_endpoint(std::string_view global_endpoint);
+std::variant<GlobalEndpoint, EndpointError> parse_endpoint(std::string_view global_endpoint);
 
 // DPS accepts registration ids of 1..128 characters from A-Z a-z 0-9 - . _ : (case-insensitive).
 // std::nullopt when valid, else a message saying what is wrong and how to fix it.

@@ -22,3 +22,6 @@ target_link_libraries(edgeprov_dps_transport
   PUBLIC edgeprov_common edgeprov_asio ${dps_mqtt_library}
   PRIVATE spdlog::spdlog fmt::fmt)
 target_compile_definitions(edgeprov_dps_transport PRIVATE EDGEPROV_VERSION="${PROJECT_VERSION}")
+# registration: one DPS registration attempt over either transport (registration.h), on the protocol code.
+target_sources(edgeprov_dps_transport PRIVATE ${CMAKE_CURRENT_LIST_DIR}/registration.cpp)
+target_link_libraries(edgeprov_dps_transport PUBLIC edgeprov_dps)

@@ -27,6 +27,10 @@ std::string_view to_string(AttestationMethod method) {
   return "tpm";
 }
 
+std::string_view to_string(SymmetricKeySource source) {
+  return source == SymmetricKeySource::group ? "group" : "device";
+}
+
 std::string_view to_string(Transport transport) {
   switch (transport) {
     case Transport::https: return "https";
@@ -530,7 +534,27 @@ class Parser {
     reject_unknown_keys(*ep, "edgeprov", {"dps", "ipc", "state", "log"});
 
     if (const toml::table* dps = table_at(*ep, "dps", "edgeprov.dps", "[edgeprov.dps]")) {
-      reject_unknown_keys(*dps, "edgeprov.dps", {"transport", "trusted_ca", "proxy"});
+      reject_unknown_keys(*dps, "edgeprov.dps", {"transport", "trusted_ca", "proxy", "symmetric_key_source", "mqtt_port"});
+      if (const toml::node* node = dps->get("mqtt_port")) {
+        const auto* value = node->as_integer();
+        if (value == nullptr) wrong_type(*node, "edgeprov.dps.mqtt_port", "an integer", "mqtt_port = 8883");
+        if (value->get() < 1 || value->get() > 65535)
+          fail(node, "edgeprov.dps.mqtt_port", fmt::format("{} is not a TCP port", value->get()),
+               "use a port from 1 to 65535, or remove it for DPS's 8883");
+        config.dps.mqtt_port = static_cast<std::uint16_t>(value->get());
+      }
+      if (auto source = string_at(*dps, "symmetric_key_source", "edgeprov.dps.symmetric_key_source",
+                                  "symmetric_key_source = \"group\"")) {
+        if (*source == "device") {
+          config.dps.symmetric_key_source = SymmetricKeySource::device;
+        } else if (*source == "group") {
+          config.dps.symmetric_key_source = SymmetricKeySource::group;
+        } else {
+          fail(dps->get("symmetric_key_source"), "edgeprov.dps.symmetric_key_source",
+               fmt::format("\"{}\" is not a symmetric key source", *source),
+               "use \"device\" (the key of this device) or \"group\" (the enrollment group's key)");
+        }
+      }
       if (auto transport = string_at(*dps, "transport", "edgeprov.dps.transport", "transport = \"https\"")) {
         if (*transport == "https") {
           config.dps.transport = Transport::https;

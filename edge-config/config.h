@@ -51,8 +51,16 @@ struct Tpm {
   std::optional<Secret> owner_auth;       // [tpm.hierarchy_authorization] owner
 };
 
+// Which key `symmetric_key` holds: the device's own key (as aziot reads it: an individual enrollment's
+// key, or a key already derived from a group's), or an enrollment group's key from which edgeprov
+// derives the device key (docs/dps-protocol.md §4.4).
+enum class SymmetricKeySource { device, group };
+std::string_view to_string(SymmetricKeySource);  // "device", "group"
+
 struct Dps {
   Transport transport = Transport::https;
+  SymmetricKeySource symmetric_key_source = SymmetricKeySource::device;
+  std::uint16_t mqtt_port = 8883;          // DPS over MQTT: the port on global_endpoint's host
   std::optional<std::string> trusted_ca;  // "file:///…" or a path (PEM bundle); absent = system store
   std::optional<std::string> proxy;       // http://[user:pass@]host:port; absent = HTTPS_PROXY
 };

@@ -81,11 +81,14 @@ std::string render_config(const InitOptions& o) {
     line("tcti = " + quoted(*o.tcti));
   }
 
-  const bool dps = o.transport != Transport::https || o.trusted_ca || o.proxy;
+  const bool group_key =
+      o.attestation == AttestationMethod::symmetric_key && o.symmetric_key_source == SymmetricKeySource::group;
+  const bool dps = o.transport != Transport::https || o.trusted_ca || o.proxy || group_key;
   if (dps) {
     line("");
     line("[edgeprov.dps]");
     if (o.transport != Transport::https) line(fmt::format("transport = \"{}\"", to_string(o.transport)));
+    if (group_key) line("symmetric_key_source = \"group\"  # the enrollment group's key: the device key is derived");
     if (o.trusted_ca) line("trusted_ca = " + quoted(to_file_uri(*o.trusted_ca)));
     if (o.proxy) line("proxy = " + quoted(*o.proxy));
   }

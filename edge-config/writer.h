@@ -15,6 +15,8 @@ struct InitOptions {
   std::optional<std::string> registration_id;
   AttestationMethod attestation = AttestationMethod::tpm;
   std::optional<Secret> symmetric_key;        // base64, written inline (the file is then owner-only)
+  // group: symmetric_key is the enrollment group's key; the service derives the device key from it.
+  SymmetricKeySource symmetric_key_source = SymmetricKeySource::device;
   std::optional<std::string> identity_cert;   // x509: path or file:// URI
   std::optional<std::string> identity_pk;     // x509: path or file:// URI
   std::string global_endpoint = "https://global.azure-devices-provisioning.net/";

@@ -85,7 +85,7 @@ std::vector<unsigned char> token_information(HANDLE token, TOKEN_INFORMATION_CLA
 
 // Reads the caller's token. false when the pipe cannot impersonate yet (no data read so far): then it
 // is tried again after the first read.
-bool identify(HANDLE pipe, Peer& peer) {
+bool identify(HANDLE pipe, const AdminPolicy& policy, Peer& peer) {
   ULONG pid = 0;
   if (::GetNamedPipeClientProcessId(pipe, &pid)) peer.pid = pid;
 
@@ -129,13 +129,14 @@ bool identify(HANDLE pipe, Peer& peer) {
     }
   }
   peer.admin = is_admin_windows(peer);
+  peer.identity_principal = is_identity_principal_windows(peer, policy);
   return true;
 }
 
 class PipeStream final : public Stream {
  public:
-  PipeStream(std::shared_ptr<asio::windows::stream_handle> handle, Peer peer, bool identified)
-      : handle_(std::move(handle)), peer_(std::move(peer)), identified_(identified) {}
+  PipeStream(std::shared_ptr<asio::windows::stream_handle> handle, AdminPolicy policy, Peer peer, bool identified)
+      : handle_(std::move(handle)), policy_(std::move(policy)), peer_(std::move(peer)), identified_(identified) {}
   ~PipeStream() override { close(); }
 
   asio::any_io_executor executor() override { return handle_->get_executor(); }
@@ -143,7 +144,7 @@ class PipeStream final : public Stream {
   void async_read_some(asio::mutable_buffer buffer, Handler handler) override {
     handle_->async_read_some(buffer, [this, handler = std::move(handler)](const error_code& ec, std::size_t n) {
       // `handler` holds the connection that owns this stream, so `this` is alive here.
-      if (!ec && n > 0 && !identified_) identified_ = identify(handle_->native_handle(), peer_);
+      if (!ec && n > 0 && !identified_) identified_ = identify(handle_->native_handle(), policy_, peer_);
       handler(ec, n);
     });
   }
@@ -159,13 +160,15 @@ class PipeStream final : public Stream {
 
  private:
   std::shared_ptr<asio::windows::stream_handle> handle_;
+  AdminPolicy policy_;
   Peer peer_;
   bool identified_;
 };
 
 class PipeListener final : public Listener {
  public:
-  PipeListener(asio::io_context& io, const ServerOptions& options) : io_(io), endpoint_(options.endpoint) {}
+  PipeListener(asio::io_context& io, const ServerOptions& options)
+      : io_(io), endpoint_(options.endpoint), policy_(options.admin_policy) {}
   ~PipeListener() override { stop(); }
 
   void start() override {
@@ -206,7 +209,8 @@ class PipeListener final : public Listener {
     // The handler owns the instance and captures no `this`: a listener stopped or destroyed while a
     // connect is pending is never touched again.
     asio::windows::overlapped_ptr overlapped(
-        pipe->get_executor(), [pipe, handler = std::move(handler)](const error_code& ec, std::size_t) mutable {
+        pipe->get_executor(),
+        [pipe, policy = policy_, handler = std::move(handler)](const error_code& ec, std::size_t) mutable {
           if (ec) {
             error_code ignored;
             pipe->close(ignored);
@@ -214,8 +218,9 @@ class PipeListener final : public Listener {
             return;
           }
           Peer peer;
-          const bool identified = identify(pipe->native_handle(), peer);
-          handler(ec, Accepted{std::make_unique<PipeStream>(std::move(pipe), std::move(peer), identified)});
+          const bool identified = identify(pipe->native_handle(), policy, peer);
+          handler(ec, Accepted{std::make_unique<PipeStream>(std::move(pipe), std::move(policy), std::move(peer),
+                                                            identified)});
         });
     current_ = pipe;
     const BOOL connected = ::ConnectNamedPipe(pipe->native_handle(), overlapped.get());
@@ -267,6 +272,7 @@ class PipeListener final : public Listener {
 
   asio::io_context& io_;
   std::string endpoint_;
+  AdminPolicy policy_;
   std::wstring name_;
   std::unique_ptr<void, LocalFreer> descriptor_;
   std::shared_ptr<asio::windows::stream_handle> pending_;  // the instance the next client gets

@@ -19,6 +19,14 @@ bool same_sid(std::string_view a, std::string_view b) {
          });
 }
 
+bool contains(const std::vector<std::uint32_t>& ids, std::uint32_t id) {
+  return std::find(ids.begin(), ids.end(), id) != ids.end();
+}
+
+bool any_sid_in(const std::vector<std::string>& listed, std::string_view sid) {
+  return std::any_of(listed.begin(), listed.end(), [sid](const std::string& entry) { return same_sid(entry, sid); });
+}
+
 }  // namespace
 
 bool is_admin_posix(const Peer& peer, const AdminPolicy& policy) {
@@ -36,6 +44,23 @@ bool is_admin_windows(const Peer& peer) {
   // Administrators as deny-only, so the listener leaves it out and the caller is not an admin.
   return std::any_of(peer.group_sids.begin(), peer.group_sids.end(),
                      [](const std::string& sid) { return same_sid(sid, administrators_sid); });
+}
+
+bool is_identity_principal_posix(const Peer& peer, const AdminPolicy& policy) {
+  // No uid from the kernel means SO_PEERCRED failed: then the groups are not the kernel's word either.
+  if (!peer.uid) return false;
+  if (contains(policy.identity_uids, *peer.uid)) return true;
+  if (peer.gid && contains(policy.identity_gids, *peer.gid)) return true;
+  return std::any_of(peer.supplementary_gids.begin(), peer.supplementary_gids.end(),
+                     [&](std::uint32_t gid) { return contains(policy.identity_gids, gid); });
+}
+
+bool is_identity_principal_windows(const Peer& peer, const AdminPolicy& policy) {
+  if (!peer.sid) return false;
+  if (any_sid_in(policy.identity_sids, *peer.sid)) return true;
+  // group_sids holds only enabled, not deny-only groups (see is_admin_windows).
+  return std::any_of(peer.group_sids.begin(), peer.group_sids.end(),
+                     [&](const std::string& sid) { return any_sid_in(policy.identity_sids, sid); });
 }
 
 }  // namespace edgeprov::ipc

@@ -20,12 +20,23 @@ struct Peer {
   bool identity_principal = false;            // named by [edgeprov.ipc] identity_principals (listener policy)
 };
 
-// The policy that sets Peer::admin (pure; unit-tested).
+// The policy that sets Peer::admin and Peer::identity_principal (pure; unit-tested). The names of the
+// configuration are resolved once, at start-up (service/lifecycle_*.cpp), so a decision per connection
+// never asks the user database and a renamed account cannot change who is allowed while the service runs.
 struct AdminPolicy {
   std::optional<std::uint32_t> admin_gid;  // POSIX: members of this group are admins; uid 0 always is
+  // [edgeprov.ipc] identity_principals, resolved. POSIX: a name may be a user, a group, or both.
+  std::vector<std::uint32_t> identity_uids;
+  std::vector<std::uint32_t> identity_gids;
+  std::vector<std::string> identity_sids;  // Windows: user or group SIDs ("S-1-5-21-…")
 };
 bool is_admin_posix(const Peer& peer, const AdminPolicy& policy);
 // Windows: LocalSystem (S-1-5-18) or a member of BUILTIN\Administrators (S-1-5-32-544) with the group enabled.
 bool is_admin_windows(const Peer& peer);
+
+// POSIX: the caller's uid is listed, or its primary or a supplementary group is.
+bool is_identity_principal_posix(const Peer& peer, const AdminPolicy& policy);
+// Windows: the caller's user SID is listed, or one of the groups enabled in its token is.
+bool is_identity_principal_windows(const Peer& peer, const AdminPolicy& policy);
 
 }  // namespace edgeprov::ipc

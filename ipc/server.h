@@ -20,7 +20,7 @@ struct ServerOptions {
   std::size_t max_connections = 256;          // beyond it a new client gets `busy` and is closed
   std::chrono::seconds idle_timeout{300};     // a connection with no complete request for this long closes
   std::size_t max_message = max_message_bytes;
-  AdminPolicy admin_policy;                   // POSIX admin group
+  AdminPolicy admin_policy;                   // admin group, identity principals (resolved)
 };
 
 class Server {

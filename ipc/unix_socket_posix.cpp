@@ -109,6 +109,7 @@ Peer peer_of(int fd, const AdminPolicy& policy) {
     peer.supplementary_gids.assign(groups.begin(), groups.begin() + count);
   }
   peer.admin = is_admin_posix(peer, policy);
+  peer.identity_principal = is_identity_principal_posix(peer, policy);
   return peer;
 }
 

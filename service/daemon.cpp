@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include "service/build_info.h"
+#include "service/provisioning_methods.h"
 #include "service/tpm_methods.h"
 
 namespace edgeprov::service {
@@ -34,9 +35,11 @@ Daemon::Daemon(config::Config config, Logging& logging, ipc::AdminPolicy admin_p
       status_(initial_snapshot(config_)),
       methods_{.status = status_, .logging = logging, .started = std::chrono::steady_clock::now()},
       tpm_(tpm_options(config_)),
+      provisioner_(config_, io_, status_, tpm_),
       server_(io_, server_options(config_, admin_policy), dispatcher_) {
   register_methods(dispatcher_, methods_);
   register_tpm_methods(dispatcher_, tpm_, io_.get_executor());
+  register_provisioning_methods(dispatcher_, provisioner_, methods_, io_.get_executor());
 }
 
 Daemon::~Daemon() {
@@ -53,9 +56,9 @@ void Daemon::start() {
                config::to_string(p.attestation.method), config::to_string(config_.dps.transport),
                config_.tpm.tcti);
   server_.start();
-  // Provisioning is not started by this version: the service reports its settings and waits.
-  status_.enter(State::unprovisioned, std::chrono::system_clock::now());
-  spdlog::info("ready on {}: state {}", config_.ipc.endpoint, to_string(State::unprovisioned));
+  spdlog::info("ready on {}; auto_reprovisioning_mode {}, state in {}", config_.ipc.endpoint,
+               config::to_string(config_.auto_reprovisioning_mode), config_.state.dir.string());
+  boost::asio::post(io_, [this] { provisioner_.start(); });
 }
 
 void Daemon::run() { io_.run(); }
@@ -65,6 +68,7 @@ void Daemon::request_stop() {
     if (stopping_) return;
     stopping_ = true;
     spdlog::info("stopping: closing {}", config_.ipc.endpoint);
+    provisioner_.stop();
     server_.stop();
     // Connections are closed and nothing else runs on this context: end run() without waiting for
     // handlers of closed sockets.

@@ -12,6 +12,7 @@
 #include "ipc/server.h"
 #include "service/logging.h"
 #include "service/methods.h"
+#include "service/provisioner.h"
 #include "service/status.h"
 #include "service/tpm_methods.h"
 #include "tpm/worker.h"
@@ -33,8 +34,9 @@ class Daemon {
   Daemon(const Daemon&) = delete;
   Daemon& operator=(const Daemon&) = delete;
 
-  // Listens on the configured endpoint, then enters `unprovisioned`. Call before run(), on the thread
-  // that will run(). Throws std::system_error naming the endpoint and the fix.
+  // Listens on the configured endpoint, then starts provisioning (the first steps run once run() does).
+  // Call before run(), on the thread that will run(). Throws std::system_error naming the endpoint and
+  // the fix.
   void start();
   // Runs the io_context on the calling thread (the one I/O thread) until a stop completes.
   void run();
@@ -50,6 +52,7 @@ class Daemon {
   StatusBoard status_;
   MethodContext methods_;
   tpm::Worker tpm_;
+  Provisioner provisioner_;
   ipc::Dispatcher dispatcher_;
   ipc::Server server_;
   bool stopping_ = false;  // touched on the io thread only

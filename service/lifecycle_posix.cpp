@@ -2,10 +2,13 @@
 #include "service/lifecycle.h"
 
 #include <grp.h>
+#include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <csignal>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -45,19 +48,65 @@ std::vector<spdlog::sink_ptr> platform_sinks() {
   return {std::make_shared<spdlog::sinks::stderr_color_sink_mt>()};
 }
 
-// [edgeprov.ipc] admin_group names a group whose members may call admin methods (root always may).
+// Looks a name up with getpwnam_r / getgrnam_r, growing the buffer while the entry does not fit.
+// nullopt when there is no such entry; throws ConfigError naming `key` when the database cannot be read.
+template <typename Entry, typename Lookup, typename Id>
+std::optional<std::uint32_t> lookup_id(const config::Config& config, const std::string& key, const std::string& name,
+                                       Lookup lookup, Id id) {
+  std::vector<char> buffer(16 * 1024);
+  for (;;) {
+    Entry entry{};
+    Entry* found = nullptr;
+    const int rc = lookup(name.c_str(), &entry, buffer.data(), buffer.size(), &found);
+    if (rc == ERANGE && buffer.size() < 1024 * 1024) {
+      buffer.resize(buffer.size() * 4);
+      continue;
+    }
+    // "Not found" is 0 with no entry, or one of these codes, depending on the NSS module.
+    if (rc == 0 || rc == ENOENT || rc == ESRCH || rc == EBADF || rc == EPERM) {
+      if (!found) return std::nullopt;
+      return static_cast<std::uint32_t>(id(*found));
+    }
+    throw config::ConfigError(config.source_file, std::nullopt, key,
+                              "cannot look up \"" + name + "\" in the user database: " + std::strerror(rc),
+                              "check /etc/nsswitch.conf and the name services it lists");
+  }
+}
+
+std::optional<std::uint32_t> group_id(const config::Config& config, const std::string& key, const std::string& name) {
+  return lookup_id<group>(config, key, name, ::getgrnam_r, [](const group& g) { return g.gr_gid; });
+}
+
+std::optional<std::uint32_t> user_id(const config::Config& config, const std::string& key, const std::string& name) {
+  return lookup_id<passwd>(config, key, name, ::getpwnam_r, [](const passwd& p) { return p.pw_uid; });
+}
+
+// [edgeprov.ipc] admin_group names a group whose members may call admin methods (root always may);
+// identity_principals names users and groups that may call identity.* besides the admins. Both are
+// resolved once, here: a name that resolves to nothing is a configuration error, never silently ignored.
 ipc::AdminPolicy admin_policy(const config::Config& config) {
   ipc::AdminPolicy policy;
-  if (!config.ipc.admin_group) return policy;
-  std::vector<char> buffer(16 * 1024);
-  group entry{};
-  group* found = nullptr;
-  const int rc = ::getgrnam_r(config.ipc.admin_group->c_str(), &entry, buffer.data(), buffer.size(), &found);
-  if (rc != 0 || !found)
-    throw config::ConfigError(config.source_file, std::nullopt, "edgeprov.ipc.admin_group",
-                              "there is no group \"" + *config.ipc.admin_group + "\" on this system",
-                              "create it (groupadd " + *config.ipc.admin_group + ") or remove the key");
-  policy.admin_gid = found->gr_gid;
+  if (config.ipc.admin_group) {
+    const std::string key = "edgeprov.ipc.admin_group";
+    policy.admin_gid = group_id(config, key, *config.ipc.admin_group);
+    if (!policy.admin_gid)
+      throw config::ConfigError(config.source_file, std::nullopt, key,
+                                "there is no group \"" + *config.ipc.admin_group + "\" on this system",
+                                "create it (groupadd " + *config.ipc.admin_group + ") or remove the key");
+  }
+  const std::string key = "edgeprov.ipc.identity_principals";
+  for (const auto& name : config.ipc.identity_principals) {
+    // A name can be both a user and a group (a user's own group usually is): both count.
+    const auto uid = user_id(config, key, name);
+    const auto gid = group_id(config, key, name);
+    if (!uid && !gid)
+      throw config::ConfigError(config.source_file, std::nullopt, key,
+                                "\"" + name + "\" is neither a user nor a group on this system",
+                                "create it (useradd --system " + name + " or groupadd " + name +
+                                    "), correct the name, or remove it from the list");
+    if (uid) policy.identity_uids.push_back(*uid);
+    if (gid) policy.identity_gids.push_back(*gid);
+  }
   return policy;
 }
 

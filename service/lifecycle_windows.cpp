@@ -23,6 +23,7 @@
 #include <spdlog/sinks/win_eventlog_sink.h>
 #include <spdlog/spdlog.h>
 
+#include "ipc/windows_text.h"
 #include "service/daemon.h"
 
 namespace edgeprov::service {
@@ -46,12 +47,53 @@ struct Host {
   virtual void report_early_error(const std::string& message) = 0;  // before logging is set up
 };
 
+// [edgeprov.ipc] identity_principals: each name (a user or a group, "NAME" or "DOMAIN\\NAME") resolved to
+// its SID once, here. A name Windows does not know is a configuration error, never silently ignored.
+ipc::AdminPolicy admin_policy(const config::Config& config) {
+  ipc::AdminPolicy policy;
+  const std::string key = "edgeprov.ipc.identity_principals";
+  for (const auto& name : config.ipc.identity_principals) {
+    const std::wstring wide = ipc::detail::to_wide(name);
+    DWORD sid_size = 0;
+    DWORD domain_size = 0;
+    SID_NAME_USE use{};
+    ::LookupAccountNameW(nullptr, wide.c_str(), nullptr, &sid_size, nullptr, &domain_size, &use);
+    DWORD error = ::GetLastError();
+    std::vector<unsigned char> sid;
+    if (error == ERROR_INSUFFICIENT_BUFFER) {
+      sid.resize(sid_size);
+      std::wstring domain(domain_size, L'\0');
+      error = ::LookupAccountNameW(nullptr, wide.c_str(), sid.data(), &sid_size, domain.data(), &domain_size, &use)
+                  ? ERROR_SUCCESS
+                  : ::GetLastError();
+    }
+    if (error == ERROR_NONE_MAPPED)
+      throw config::ConfigError(config.source_file, std::nullopt, key,
+                                "\"" + name + "\" is neither a user nor a group Windows knows",
+                                "create the account, write it as DOMAIN\\NAME, or remove it from the list");
+    if (error != ERROR_SUCCESS)
+      throw config::ConfigError(config.source_file, std::nullopt, key,
+                                "cannot look up \"" + name + "\": " + ipc::detail::win32_message(error),
+                                "check that the account exists and its domain can be reached, or remove it from the list");
+    wchar_t* text = nullptr;
+    if (!::ConvertSidToStringSidW(sid.data(), &text))
+      throw config::ConfigError(config.source_file, std::nullopt, key,
+                                "cannot read the SID of \"" + name + "\": " + ipc::detail::win32_message(::GetLastError()),
+                                "remove it from the list");
+    policy.identity_sids.push_back(ipc::detail::to_utf8(text));
+    ::LocalFree(text);
+  }
+  return policy;
+}
+
 // The part shared by the SCM and the console: configuration, logging, the daemon.
 int serve(const LaunchOptions& options, Host& host) {
   const auto file = options.config_file.empty() ? config::defaults().config_file : options.config_file;
   std::optional<config::Config> config;
+  ipc::AdminPolicy policy;
   try {
     config = config::load(file);
+    policy = admin_policy(*config);
   } catch (const config::ConfigError& e) {
     host.report_early_error(e.what());
     return exit_code::config;
@@ -67,7 +109,7 @@ int serve(const LaunchOptions& options, Host& host) {
   }
   host.starting();
 
-  Daemon daemon(std::move(*config), *logging, ipc::AdminPolicy{});
+  Daemon daemon(std::move(*config), *logging, std::move(policy));
   try {
     daemon.start();
   } catch (const std::exception& e) {

@@ -5,16 +5,18 @@
 
 namespace edgeprov::service {
 
+nlohmann::json status_json(const MethodContext& context) {
+  const ServiceInfo service{
+      .version = build_info().version,
+      .pid = current_pid(),
+      .uptime =
+          std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - context.started),
+  };
+  return to_json(*context.status.current(), service);
+}
+
 void register_methods(ipc::Dispatcher& dispatcher, const MethodContext& context) {
-  dispatcher.add("status", ipc::Access::local_user, [&context](const ipc::Call&) {
-    const ServiceInfo service{
-        .version = build_info().version,
-        .pid = current_pid(),
-        .uptime = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() -
-                                                                   context.started),
-    };
-    return to_json(*context.status.current(), service);
-  });
+  dispatcher.add("status", ipc::Access::local_user, [&context](const ipc::Call&) { return status_json(context); });
 
   dispatcher.add("version", ipc::Access::local_user, [](const ipc::Call&) {
     const auto& build = build_info();

@@ -15,6 +15,9 @@ struct MethodContext {
   std::chrono::steady_clock::time_point started;  // for uptimeSeconds
 };
 
+// The `status` result now.
+nlohmann::json status_json(const MethodContext& context);
+
 // The context must outlive the dispatcher.
 void register_methods(ipc::Dispatcher& dispatcher, const MethodContext& context);
 

@@ -7,7 +7,6 @@ using nlohmann::json;
 std::string_view to_string(State state) {
   switch (state) {
     case State::starting: return "starting";
-    case State::unprovisioned: return "unprovisioned";
     case State::provisioning: return "provisioning";
     case State::provisioned: return "provisioned";
     case State::retrying: return "retrying";
@@ -45,18 +44,13 @@ json or_null(const std::optional<T>& value) {
 }
 std::string time_text(SystemTime t) { return to_rfc3339(t); }
 
-json to_json(const AttemptError& e) {
-  return {{"kind", e.kind},
-          {"httpStatus", or_null(e.http_status)},
-          {"code", or_null(e.code)},
-          {"message", e.message}};
-}
-
 json to_json(const Attempt& a) {
   return {{"at", time_text(a.at)},
           {"outcome", a.outcome},
           {"error", or_null(a.error, [](const AttemptError& e) { return to_json(e); })}};
 }
+
+}  // namespace
 
 json to_json(const Assignment& a) {
   return {{"hub", a.hub},
@@ -66,7 +60,12 @@ json to_json(const Assignment& a) {
           {"payload", a.payload}};
 }
 
-}  // namespace
+json to_json(const AttemptError& e) {
+  return {{"kind", e.kind},
+          {"httpStatus", or_null(e.http_status)},
+          {"code", or_null(e.code)},
+          {"message", e.message}};
+}
 
 json to_json(const StatusSnapshot& s, const ServiceInfo& service) {
   const auto& p = s.provisioning;

@@ -17,8 +17,8 @@
 
 namespace edgeprov::service {
 
-// `unprovisioned`: the service runs and listens, but has made no provisioning attempt.
-enum class State { starting, unprovisioned, provisioning, provisioned, retrying, failed };
+// DESIGN.md "Provisioning states"; `starting` lasts until the device identity is known.
+enum class State { starting, provisioning, provisioned, retrying, failed };
 std::string_view to_string(State state);
 
 enum class Source { dps, cache };
@@ -82,6 +82,10 @@ struct ServiceInfo {
   std::chrono::seconds uptime{0};
 };
 
+// The `assignment` and `lastAttempt.error` objects of `status` (also the persisted assignment's form).
+nlohmann::json to_json(const Assignment& assignment);
+nlohmann::json to_json(const AttemptError& error);
+
 // The `status` result exactly as documented (docs/edgeprovd.md): absent values are null, times RFC 3339 UTC.
 nlohmann::json to_json(const StatusSnapshot& snapshot, const ServiceInfo& service);
 
@@ -103,6 +107,14 @@ class StatusBoard {
   }
   void enter(State state, SystemTime now) {
     enter(state, now, [](StatusSnapshot&) {});
+  }
+  // Applies `change` to a copy without a state transition (e.g. new TPM facts).
+  template <typename Change>
+  void update(Change&& change) {
+    std::lock_guard lock(mutex_);
+    auto next = std::make_shared<StatusSnapshot>(*current_);
+    change(*next);
+    current_ = std::move(next);
   }
 
  private:

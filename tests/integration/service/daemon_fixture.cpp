@@ -34,24 +34,28 @@ level = "debug"
 
 }  // namespace
 
+// Neither the TPM nor DPS of these configurations answers: loopback ports nobody listens on, so the
+// service keeps retrying (and never reaches the network) while the tests look at its local API.
 std::string tpm_config(const fs::path& dir) {
-  return R"([provisioning]
+  return fmt::format(R"([provisioning]
 source = "dps"
-global_endpoint = "https://global.azure-devices-provisioning.net/"
+global_endpoint = "https://127.0.0.1:{}/"
 id_scope = "0ne00000A0A"
 
 [provisioning.attestation]
 method = "tpm"
 
 [tpm]
-tcti = "swtpm:host=127.0.0.1,port=2321"
-)" + edgeprov_tables(dir);
+tcti = "swtpm:host=127.0.0.1,port={}"
+)",
+                     free_loopback_port(), free_loopback_port()) +
+         edgeprov_tables(dir);
 }
 
 std::string symmetric_key_config(const fs::path& dir) {
   return fmt::format(R"([provisioning]
 source = "dps"
-global_endpoint = "https://global.azure-devices-provisioning.net/"
+global_endpoint = "https://127.0.0.1/"
 id_scope = "0ne00000B0B"
 
 [provisioning.attestation]
@@ -61,8 +65,9 @@ symmetric_key = {{ value = "{}" }}
 
 [edgeprov.dps]
 transport = "mqtt"
+mqtt_port = {}
 )",
-                     demo_symmetric_key) +
+                     demo_symmetric_key, free_loopback_port()) +
          edgeprov_tables(dir);
 }
 

@@ -184,6 +184,17 @@ TEST_CASE("an unknown transport is rejected") {
               "\"amqp\" is not a DPS transport", "use \"https\" or \"mqtt\"");
 }
 
+TEST_CASE("a symmetric key source other than device or group is rejected") {
+  check_error(error_of(tpm_head + "[edgeprov.dps]\nsymmetric_key_source = \"enrollment\"\n"), 8,
+              "edgeprov.dps.symmetric_key_source", "\"enrollment\" is not a symmetric key source",
+              "use \"device\"");
+}
+
+TEST_CASE("an MQTT port outside 1..65535 is rejected") {
+  check_error(error_of(tpm_head + "[edgeprov.dps]\nmqtt_port = 70000\n"), 8, "edgeprov.dps.mqtt_port",
+              "70000 is not a TCP port", "from 1 to 65535");
+}
+
 TEST_CASE("symmetric key attestation without a key says how to give one") {
   check_error(error_of(symmetric("")), 5, "provisioning.attestation.symmetric_key", "is missing",
               "symmetric_key = { value = \"<base64 key");
@@ -298,7 +309,7 @@ TEST_CASE("a bad log level lists the levels") {
 
 TEST_CASE("a misspelt key in an edgeprov table is an error, not silently ignored") {
   check_error(error_of(tpm_head + "[edgeprov.dps]\ntransprot = \"https\"\n"), 8, "edgeprov.dps.transprot",
-              "is not a key edgeprov knows", "[edgeprov.dps] accepts transport, trusted_ca, proxy");
+              "is not a key edgeprov knows", "[edgeprov.dps] accepts transport, trusted_ca, proxy, symmetric_key_source, mqtt_port");
   check_error(error_of(tpm_head + "[edgeprov.loggin]\nlevel = \"info\"\n"), 7, "edgeprov.loggin",
               "is not a key edgeprov knows", "[edgeprov] accepts dps, ipc, state, log");
 }

@@ -122,12 +122,34 @@ method = "tpm"
   CHECK(c.dps.transport == Transport::https);
   CHECK_FALSE(c.dps.trusted_ca);
   CHECK_FALSE(c.dps.proxy);
+  CHECK(c.dps.mqtt_port == 8883);
+  CHECK(c.dps.symmetric_key_source == SymmetricKeySource::device);
   CHECK(c.ipc.endpoint == defaults().ipc_endpoint);
   CHECK_FALSE(c.ipc.admin_group);
   CHECK(c.ipc.identity_principals.empty());
   CHECK(c.state.dir == defaults().state_dir);
   CHECK(c.log.level == "info");
   CHECK_FALSE(c.log.file);
+}
+
+TEST_CASE("a group key and the emulator's MQTT port are read from [edgeprov.dps]") {
+  const Config c = parse(R"(
+[provisioning]
+source = "dps"
+id_scope = "0ne00000000"
+[provisioning.attestation]
+method = "symmetric_key"
+registration_id = "sensor-17"
+symmetric_key = { value = "c2VjcmV0LWtleQ==" }
+[edgeprov.dps]
+transport = "mqtt"
+mqtt_port = 18883
+symmetric_key_source = "group"
+)",
+                         "group.toml");
+  CHECK(c.dps.transport == Transport::mqtt);
+  CHECK(c.dps.mqtt_port == 18883);
+  CHECK(c.dps.symmetric_key_source == SymmetricKeySource::group);
 }
 
 TEST_CASE("an unpadded symmetric key, as aziot also accepts, is kept padded") {

@@ -10,11 +10,11 @@ using namespace edgeprov::dps;
 
 namespace {
 
-Endpoint endpoint_of(std::string_view text) {
+GlobalEndpoint endpoint_of(std::string_view text) {
   auto result = parse_endpoint(text);
   INFO(text);
-  REQUIRE(std::holds_alternative<Endpoint>(result));
-  return std::get<Endpoint>(result);
+  REQUIRE(std::holds_alternative<GlobalEndpoint>(result));
+  return std::get<GlobalEndpoint>(result);
 }
 
 std::string endpoint_error(std::string_view text) {
@@ -35,13 +35,13 @@ MqttReplyTopic topic_of(std::string_view text) {
 
 TEST_CASE("the global endpoint is read as aziot writes it and as the C SDK takes it") {
   CHECK(endpoint_of("https://global.azure-devices-provisioning.net/") ==
-        Endpoint{"global.azure-devices-provisioning.net", 443});
+        GlobalEndpoint{"global.azure-devices-provisioning.net", 443});
   CHECK(endpoint_of("https://global.azure-devices-provisioning.net") ==
-        Endpoint{"global.azure-devices-provisioning.net", 443});
-  CHECK(endpoint_of("global.azure-devices-provisioning.net") == Endpoint{"global.azure-devices-provisioning.net", 443});
-  CHECK(endpoint_of("https://127.0.0.1:8443/") == Endpoint{"127.0.0.1", 8443});
-  CHECK(endpoint_of("localhost:9000") == Endpoint{"localhost", 9000});
-  CHECK(endpoint_of("https://[::1]:8443/") == Endpoint{"::1", 8443});
+        GlobalEndpoint{"global.azure-devices-provisioning.net", 443});
+  CHECK(endpoint_of("global.azure-devices-provisioning.net") == GlobalEndpoint{"global.azure-devices-provisioning.net", 443});
+  CHECK(endpoint_of("https://127.0.0.1:8443/") == GlobalEndpoint{"127.0.0.1", 8443});
+  CHECK(endpoint_of("localhost:9000") == GlobalEndpoint{"localhost", 9000});
+  CHECK(endpoint_of("https://[::1]:8443/") == GlobalEndpoint{"::1", 8443});
 }
 
 TEST_CASE("a global endpoint over plain http, with a path, user info or a bad port is refused with the fix") {

@@ -27,9 +27,9 @@ config::Config tpm_config() {
   return c;
 }
 
-StatusSnapshot unprovisioned() {
+StatusSnapshot starting() {
   StatusSnapshot s;
-  s.state = State::unprovisioned;
+  s.state = State::starting;
   s.since = at("2026-11-29T04:31:10Z");
   s.provisioning = settings_from(tpm_config());
   s.tpm.tcti = "swtpm:host=127.0.0.1,port=2321";
@@ -40,12 +40,12 @@ const ServiceInfo service_info{.version = "0.1.0", .pid = 4242, .uptime = std::c
 
 }  // namespace
 
-TEST_CASE("an unprovisioned status has every documented field, absent values null") {
-  const json j = to_json(unprovisioned(), service_info);
+TEST_CASE("a starting status has every documented field, absent values null") {
+  const json j = to_json(starting(), service_info);
 
   CHECK(keys_of(j) == std::set<std::string>{"state", "since", "source", "provisioning", "assignment", "lastAttempt",
                                             "nextAttemptAt", "attempts", "tpm", "service"});
-  CHECK(j["state"] == "unprovisioned");
+  CHECK(j["state"] == "starting");
   CHECK(j["since"] == "2026-11-29T04:31:10Z");
   CHECK(j["source"].is_null());
   CHECK(j["assignment"].is_null());
@@ -71,7 +71,7 @@ TEST_CASE("a configured registration id, symmetric-key attestation and MQTT appe
   c.provisioning.attestation.registration_id = "device-01";
   c.provisioning.attestation.symmetric_key_value = Secret("c2VjcmV0LWtleS1ieXRlcw==");
   c.dps.transport = config::Transport::mqtt;
-  StatusSnapshot s = unprovisioned();
+  StatusSnapshot s = starting();
   s.provisioning = settings_from(c);
 
   const json j = to_json(s, service_info);
@@ -82,7 +82,7 @@ TEST_CASE("a configured registration id, symmetric-key attestation and MQTT appe
 }
 
 TEST_CASE("a provisioned status carries the assignment, the last attempt and RFC 3339 UTC times") {
-  StatusSnapshot s = unprovisioned();
+  StatusSnapshot s = starting();
   s.state = State::provisioned;
   s.source = Source::dps;
   s.assignment = Assignment{.hub = "hub-1.azure-devices.net",
@@ -112,7 +112,7 @@ TEST_CASE("a provisioned status carries the assignment, the last attempt and RFC
 }
 
 TEST_CASE("a retrying status names the error of its last attempt and when the next one is") {
-  StatusSnapshot s = unprovisioned();
+  StatusSnapshot s = starting();
   s.state = State::retrying;
   s.last_attempt = Attempt{.at = at("2026-11-29T04:40:00Z"),
                            .outcome = "error",
@@ -132,7 +132,7 @@ TEST_CASE("a retrying status names the error of its last attempt and when the ne
 }
 
 TEST_CASE("an error without an HTTP status or code reports them as null") {
-  StatusSnapshot s = unprovisioned();
+  StatusSnapshot s = starting();
   s.state = State::failed;
   s.last_attempt = Attempt{.at = at("2026-11-29T04:40:00Z"),
                            .outcome = "error",
@@ -145,7 +145,6 @@ TEST_CASE("an error without an HTTP status or code reports them as null") {
 
 TEST_CASE("every state has its documented name") {
   CHECK(to_string(State::starting) == "starting");
-  CHECK(to_string(State::unprovisioned) == "unprovisioned");
   CHECK(to_string(State::provisioning) == "provisioning");
   CHECK(to_string(State::provisioned) == "provisioned");
   CHECK(to_string(State::retrying) == "retrying");
@@ -158,12 +157,12 @@ TEST_CASE("a snapshot taken from the board does not change when the board moves 
   const auto before = board.current();
   CHECK(before->state == State::starting);
 
-  board.enter(State::unprovisioned, at("2026-11-29T04:31:10Z"), [](StatusSnapshot& s) { s.attempts = 7; });
+  board.enter(State::provisioning, at("2026-11-29T04:31:10Z"), [](StatusSnapshot& s) { s.attempts = 7; });
 
   CHECK(before->state == State::starting);
   CHECK(before->attempts == 0);
   const auto after = board.current();
-  CHECK(after->state == State::unprovisioned);
+  CHECK(after->state == State::provisioning);
   CHECK(after->since == at("2026-11-29T04:31:10Z"));
   CHECK(after->attempts == 7);
 }

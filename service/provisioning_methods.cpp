@@ -1,0 +1,188 @@
+#include "service/provisioning_methods.h"
+
+#include <boost/asio/post.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "common/encoding.h"
+#include "common/time.h"
+#include "dps/sas.h"
+
+namespace edgeprov::service {
+
+using nlohmann::json;
+
+namespace {
+
+ipc::RpcError invalid_params(const std::string& method, const std::string& problem) {
+  return ipc::RpcError{ipc::errc::invalid_params, "invalid params for '" + method + "': " + problem, nullptr};
+}
+
+// params: absent, null or an object holding only `allowed` keys.
+const json& checked_params(const ipc::Call& call, std::initializer_list<std::string_view> allowed) {
+  static const json empty = json::object();
+  if (call.params.is_null()) return empty;
+  if (!call.params.is_object()) throw invalid_params(call.method, "params must be an object");
+  for (const auto& [key, value] : call.params.items()) {
+    if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
+      std::string names;
+      for (auto name : allowed) names += (names.empty() ? "" : ", ") + std::string(name);
+      throw invalid_params(call.method, fmt::format("unknown parameter \"{}\" (accepted: {})", key,
+                                                    names.empty() ? std::string("none") : names));
+    }
+  }
+  return call.params;
+}
+
+ipc::RpcError not_provisioned(const std::string& method) {
+  return ipc::RpcError{ipc::errc::not_provisioned,
+                       "'" + method + "' needs an assignment and the device has none yet: see edgeprovctl status, "
+                                      "or wait with edgeprovctl wait",
+                       nullptr};
+}
+
+ipc::RpcError sign_error(const dps::CredentialError& error) {
+  if (error.kind == "tpm") return ipc::RpcError{ipc::errc::tpm_unavailable, error.message, error.data};
+  return ipc::RpcError{ipc::errc::internal_error, error.message, nullptr};
+}
+
+ipc::RpcError attempt_failed(const AttemptError& error, const StatusSnapshot& status) {
+  return ipc::RpcError{
+      ipc::errc::provisioning_failed, error.message,
+      json{{"state", to_string(status.state)},
+           {"error", to_json(error)},
+           {"nextAttemptAt", status.next_attempt_at ? json(to_rfc3339(*status.next_attempt_at)) : json(nullptr)}}};
+}
+
+}  // namespace
+
+void register_provisioning_methods(ipc::Dispatcher& dispatcher, Provisioner& provisioner,
+                                   const MethodContext& context, boost::asio::any_io_executor executor) {
+  dispatcher.add_async("reprovision", ipc::Access::admin,
+                       [&provisioner, &context, executor](ipc::Call call, ipc::Reply reply) {
+                         const json& params = checked_params(call, {"wait"});
+                         bool wait = true;
+                         if (params.contains("wait")) {
+                           if (!params.at("wait").is_boolean())
+                             throw invalid_params(call.method, "\"wait\" must be true or false");
+                           wait = params.at("wait").get<bool>();
+                         }
+                         spdlog::info("reprovision requested by {}", call.peer.name.empty() ? "a local admin"
+                                                                                             : call.peer.name);
+                         boost::asio::post(executor, [&provisioner, &context, wait, reply = std::move(reply)] {
+                           if (!wait) {
+                             provisioner.reprovision({});
+                             reply(status_json(context));
+                             return;
+                           }
+                           provisioner.reprovision([&context, reply](AttemptResult result) {
+                             if (result.assigned) {
+                               reply(status_json(context));
+                               return;
+                             }
+                             reply(attempt_failed(*result.error, *context.status.current()));
+                           });
+                         });
+                       });
+
+  dispatcher.add_async("identity.get", ipc::Access::identity,
+                       [&provisioner, executor](ipc::Call call, ipc::Reply reply) {
+                         checked_params(call, {});
+                         boost::asio::post(executor, [&provisioner, method = call.method, reply = std::move(reply)] {
+                           auto identity = provisioner.identity();
+                           if (!identity) {
+                             reply(not_provisioned(method));
+                             return;
+                           }
+                           reply(json{{"hub", identity->hub},
+                                      {"deviceId", identity->device_id},
+                                      {"registrationId", identity->registration_id},
+                                      {"authType", identity->signs ? "sas" : "x509"},
+                                      {"keySource", identity->key_source},
+                                      {"assignedAt", to_rfc3339(identity->assigned_at)},
+                                      {"source", to_string(identity->source)}});
+                         });
+                       });
+
+  dispatcher.add_async(
+      "identity.sasToken", ipc::Access::identity, [&provisioner, executor](ipc::Call call, ipc::Reply reply) {
+        const json& params = checked_params(call, {"lifetimeSeconds"});
+        std::chrono::seconds lifetime = dps::hub_sas_lifetime;
+        if (params.contains("lifetimeSeconds")) {
+          const json& value = params.at("lifetimeSeconds");
+          if (!value.is_number_integer() || value.get<std::int64_t>() < min_sas_lifetime.count() ||
+              value.get<std::int64_t>() > max_sas_lifetime.count())
+            throw invalid_params(call.method, fmt::format("\"lifetimeSeconds\" must be an integer from {} to {}",
+                                                          min_sas_lifetime.count(), max_sas_lifetime.count()));
+          lifetime = std::chrono::seconds(value.get<std::int64_t>());
+        }
+        boost::asio::post(executor, [&provisioner, lifetime, method = call.method, reply = std::move(reply)] {
+          auto identity = provisioner.identity();
+          if (!identity) {
+            reply(not_provisioned(method));
+            return;
+          }
+          if (!identity->signs) {
+            reply(ipc::RpcError{ipc::errc::not_supported,
+                                "this device authenticates to its hub with its X.509 certificate; there is no SAS "
+                                "token to issue",
+                                nullptr});
+            return;
+          }
+          const auto expiry = dps::sas_expiry(std::chrono::system_clock::now(), lifetime);
+          dps::SasParams sas{.resource_uri = dps::hub_resource_uri(identity->hub, identity->device_id),
+                             .expiry_unix_seconds = expiry,
+                             .key_name = std::nullopt,
+                             .style = dps::SasStyle::c_sdk_hub};
+          const std::string to_sign =
+              dps::string_to_sign(dps::encode_sr(sas.resource_uri, sas.style), sas.expiry_unix_seconds);
+          provisioner.async_sign(to_sign, [sas, identity = *identity, reply](auto signed_data) {
+            if (const auto* error = std::get_if<dps::CredentialError>(&signed_data)) {
+              reply(sign_error(*error));
+              return;
+            }
+            const Secret token = dps::assemble_sas_token(sas, std::get<Sha256Digest>(signed_data));
+            reply(json{{"token", token.reveal()},
+                       {"expiresAt", to_rfc3339(SystemTime(std::chrono::seconds(sas.expiry_unix_seconds)))},
+                       {"hub", identity.hub},
+                       {"deviceId", identity.device_id}});
+          });
+        });
+      });
+
+  dispatcher.add_async("identity.sign", ipc::Access::identity, [&provisioner, executor](ipc::Call call,
+                                                                                        ipc::Reply reply) {
+    const json& params = checked_params(call, {"data"});
+    if (!params.contains("data") || !params.at("data").is_string())
+      throw invalid_params(call.method, "\"data\" must be the bytes to sign, in base64");
+    auto decoded = base64_decode(params.at("data").get<std::string>());
+    if (!decoded) throw invalid_params(call.method, "\"data\" is not padded standard base64");
+    if (decoded->size() > max_sign_bytes)
+      throw invalid_params(call.method, fmt::format("\"data\" holds {} bytes; at most {} can be signed",
+                                                    decoded->size(), max_sign_bytes));
+    boost::asio::post(executor, [&provisioner, data = edgeprov::to_string(ByteView(*decoded)), method = call.method,
+                                 reply = std::move(reply)]() mutable {
+      auto identity = provisioner.identity();
+      if (!identity) {
+        reply(not_provisioned(method));
+        return;
+      }
+      if (!identity->signs) {
+        reply(ipc::RpcError{ipc::errc::not_supported,
+                            "this device authenticates with its X.509 certificate and holds no key to sign with",
+                            nullptr});
+        return;
+      }
+      provisioner.async_sign(std::move(data), [reply](auto signed_data) {
+        if (const auto* error = std::get_if<dps::CredentialError>(&signed_data)) {
+          reply(sign_error(*error));
+          return;
+        }
+        const auto& mac = std::get<Sha256Digest>(signed_data);
+        reply(json{{"signature", base64_encode(mac)}, {"algorithm", "HMAC-SHA256"}});
+      });
+    });
+  });
+}
+
+}  // namespace edgeprov::service
