@@ -3,7 +3,7 @@
 namespace edgeprov::ctl {
 
 std::string start_service_hint(const std::filesystem::path& config_file) {
-  return "is edgeprovd running? Start it with `Start-Service edgeprovd`, or in a console with "
+  return "is edgeprovd running? Start it with `Start-Service edgeprov`, or in a console with "
          "`edgeprovd --console --config \"" + config_file.string() + "\"`";
 }
 

@@ -12,6 +12,13 @@
 namespace edgeprov::dps {
 namespace {
 
+// OpenSSL takes file names as char*: UTF-8, which it widens itself on Windows (path::c_str() is
+// wchar_t there).
+std::string openssl_path(const std::filesystem::path& path) {
+  const std::u8string utf8 = path.u8string();
+  return std::string(utf8.begin(), utf8.end());
+}
+
 // The reasons OpenSSL recorded, without numeric prefixes, joined by "; "; clears the queue.
 std::string openssl_reason() {
   std::string reason;
@@ -81,7 +88,7 @@ std::variant<std::shared_ptr<boost::asio::ssl::context>, TransportError> make_cl
   SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION);
   SSL_CTX_set_verify(native, SSL_VERIFY_PEER, nullptr);
   if (settings.trusted_ca) {
-    if (SSL_CTX_load_verify_locations(native, settings.trusted_ca->c_str(), nullptr) != 1) {
+    if (SSL_CTX_load_verify_locations(native, openssl_path(*settings.trusted_ca).c_str(), nullptr) != 1) {
       return config_error(fmt::format("the trusted CA file {} holds no usable PEM certificate ({}): set "
                                       "[edgeprov.dps] trusted_ca to the PEM file of the CA that signed the DPS "
                                       "server certificate",
@@ -93,12 +100,12 @@ std::variant<std::shared_ptr<boost::asio::ssl::context>, TransportError> make_cl
                                     openssl_reason()));
   }
   if (settings.client_cert) {
-    if (SSL_CTX_use_certificate_chain_file(native, settings.client_cert->c_str()) != 1) {
+    if (SSL_CTX_use_certificate_chain_file(native, openssl_path(*settings.client_cert).c_str()) != 1) {
       return config_error(fmt::format("the client certificate {} is not a PEM certificate ({}): fix "
                                       "[provisioning.attestation] identity_cert",
                                       settings.client_cert->string(), openssl_reason()));
     }
-    if (SSL_CTX_use_PrivateKey_file(native, settings.client_key->c_str(), SSL_FILETYPE_PEM) != 1) {
+    if (SSL_CTX_use_PrivateKey_file(native, openssl_path(*settings.client_key).c_str(), SSL_FILETYPE_PEM) != 1) {
       // The reason text never contains key material, only what OpenSSL could not parse.
       const auto reason = openssl_reason();
       if (reason.find("key values mismatch") != std::string::npos) {

@@ -21,7 +21,7 @@ std::string unreachable_hint(const std::string& endpoint, DWORD err) {
   switch (err) {
     case ERROR_FILE_NOT_FOUND:
       return "edgeprovd is not running: no pipe " + endpoint +
-             " (start it with `Start-Service edgeprovd`, or run `edgeprovd --console`; --endpoint selects another "
+             " (start it with `Start-Service edgeprov`, or run `edgeprovd --console`; --endpoint selects another "
              "pipe)";
     case ERROR_ACCESS_DENIED:
       return "access denied opening " + endpoint + ": only local, authenticated users may connect";

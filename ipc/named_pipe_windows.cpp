@@ -183,6 +183,10 @@ class PipeListener final : public Listener {
       fail(::GetLastError(), "cannot build the security descriptor of " + endpoint_);
     }
     descriptor_.reset(descriptor);
+    // FILE_FLAG_FIRST_PIPE_INSTANCE (create_instance) is what guarantees the name is ours. Asking first
+    // whether someone already serves it gives the same refusal where that flag is not enforced (Wine 8.0
+    // creates another instance of the existing pipe instead), for the cost of one call.
+    if (::WaitNamedPipeW(name_.c_str(), 1) || ::GetLastError() == ERROR_SEM_TIMEOUT) fail(ERROR_PIPE_BUSY, in_use());
     pending_ = create_instance(/*first=*/true);
     stopped_ = false;
   }
@@ -244,6 +248,11 @@ class PipeListener final : public Listener {
   }
 
  private:
+  std::string in_use() const {
+    return "another edgeprovd is already listening on " + endpoint_ +
+           " (or another program owns that pipe name): stop it, or set another [edgeprov.ipc] endpoint";
+  }
+
   std::shared_ptr<asio::windows::stream_handle> create_instance(bool first) {
     SECURITY_ATTRIBUTES attributes{sizeof(SECURITY_ATTRIBUTES), descriptor_.get(), FALSE};
     const DWORD open_mode = PIPE_ACCESS_DUPLEX | FILE_FLAG_OVERLAPPED | (first ? FILE_FLAG_FIRST_PIPE_INSTANCE : 0);
@@ -253,8 +262,7 @@ class PipeListener final : public Listener {
     if (handle == INVALID_HANDLE_VALUE) {
       const DWORD err = ::GetLastError();
       if (first && (err == ERROR_ACCESS_DENIED || err == ERROR_PIPE_BUSY)) {
-        fail(err, "another edgeprovd is already listening on " + endpoint_ +
-                      " (or another program owns that pipe name): stop it, or set another [edgeprov.ipc] endpoint");
+        fail(err, in_use());
       }
       fail(err, "cannot create the pipe " + endpoint_);
     }

@@ -1,10 +1,12 @@
 // Golden configurations: aziot's DPS layouts as IoT Edge writes them, other daemons' keys included.
 #include <catch2/catch_test_macros.hpp>
+#include <catch2/matchers/catch_matchers_string.hpp>
 
 #include <fmt/format.h>
 
 #include "edge-config/config.h"
 #include "tests/support/process.h"
+#include "tests/unit/config/platform.h"
 
 using namespace edgeprov;
 using namespace edgeprov::config;
@@ -12,6 +14,16 @@ using namespace edgeprov::config;
 namespace {
 std::filesystem::path golden(const std::string& name) {
   return edgeprov::test::source_dir() / "tests/unit/config/golden" / name;
+}
+
+// Whether this build has DPS over MQTT (without it, transport = "mqtt" is rejected at load).
+constexpr bool mqtt_built = EDGEPROV_WITH_MQTT != 0;
+const std::string mqtt_unavailable = "DPS over MQTT is not available in this build: use transport = \"https\"";
+
+std::string replace_all(std::string text, const std::string& from, const std::string& to) {
+  for (auto at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size()))
+    text.replace(at, from.size(), to);
+  return text;
 }
 }  // namespace
 
@@ -71,7 +83,10 @@ TEST_CASE("aziot's dps-x509 layout loads the certificate and key references") {
 }
 
 TEST_CASE("every edgeprov key is read from its [edgeprov.*] table") {
-  const Config c = load(golden("edgeprov-full.toml"));
+  // The golden file's paths in this platform's absolute form; a build without MQTT reads it over HTTPS.
+  std::string text = test::with_native_paths(test::read_file(golden("edgeprov-full.toml")));
+  if (!mqtt_built) text = replace_all(text, "transport = \"mqtt\"", "transport = \"https\"");
+  const Config c = parse(text, "edgeprov-full.toml");
   CHECK(c.provisioning.global_endpoint == "https://127.0.0.1:8443/");
   CHECK(c.provisioning.attestation.symmetric_key_uri == "file:///etc/edgeprov/device-id.key");
   CHECK_FALSE(c.provisioning.attestation.symmetric_key_value);
@@ -79,15 +94,15 @@ TEST_CASE("every edgeprov key is read from its [edgeprov.*] table") {
   CHECK(c.tpm.auth_key_index == 0x200);  // aziot's documented quoted-hex form
   CHECK(c.cloud_timeout == std::chrono::seconds(90));
   CHECK(c.cloud_retries == 2);
-  CHECK(c.dps.transport == Transport::mqtt);
+  CHECK(c.dps.transport == (mqtt_built ? Transport::mqtt : Transport::https));
   CHECK(c.dps.trusted_ca == "file:///etc/edgeprov/emulator-ca.pem");
   CHECK(c.dps.proxy == "http://proxy.example:3128");
-  CHECK(c.ipc.endpoint == "/tmp/edgeprov-test.sock");
+  CHECK(c.ipc.endpoint == test::absolute_path("/tmp/edgeprov-test.sock"));
   CHECK(c.ipc.admin_group == "edgeprov");
   CHECK(c.ipc.identity_principals == std::vector<std::string>{"iotedge", "edgeAgent"});
-  CHECK(c.state.dir == std::filesystem::path("/tmp/edgeprov-state"));
+  CHECK(c.state.dir == std::filesystem::path(test::absolute_path("/tmp/edgeprov-state")));
   CHECK(c.log.level == "debug");
-  CHECK(c.log.file == std::filesystem::path("/var/log/edgeprov/edgeprovd.log"));
+  CHECK(c.log.file == std::filesystem::path(test::absolute_path("/var/log/edgeprov/edgeprovd.log")));
 }
 
 TEST_CASE("the smallest DPS configuration takes every default") {
@@ -118,7 +133,8 @@ method = "tpm"
 }
 
 TEST_CASE("a group key and the emulator's MQTT port are read from [edgeprov.dps]") {
-  const Config c = parse(R"(
+  // A build without MQTT (Windows) reads mqtt_port all the same; it refuses only transport = "mqtt".
+  const std::string text = replace_all(R"(
 [provisioning]
 source = "dps"
 id_scope = "0ne00000000"
@@ -130,9 +146,9 @@ symmetric_key = { value = "c2VjcmV0LWtleQ==" }
 transport = "mqtt"
 mqtt_port = 18883
 symmetric_key_source = "group"
-)",
-                         "group.toml");
-  CHECK(c.dps.transport == Transport::mqtt);
+)", "transport = \"mqtt\"", mqtt_built ? "transport = \"mqtt\"" : "transport = \"https\"");
+  const Config c = parse(text, "group.toml");
+  CHECK(c.dps.transport == (mqtt_built ? Transport::mqtt : Transport::https));
   CHECK(c.dps.mqtt_port == 18883);
   CHECK(c.dps.symmetric_key_source == SymmetricKeySource::group);
 }
@@ -169,13 +185,16 @@ identity_pk = "/var/secrets/device-id.key.pem"
   CHECK(c.provisioning.attestation.identity_cert == "/var/secrets/device-id.pem");
 }
 
-TEST_CASE("the Linux defaults are the FHS paths and the kernel's TPM resource manager") {
+TEST_CASE("the defaults are the platform's: FHS paths and tpmrm0 on Linux; ProgramData, the pipe and TBS on Windows") {
   const Defaults& d = defaults();
-  CHECK(d.config_file == std::filesystem::path("/etc/edgeprov/config.toml"));
-  CHECK(d.state_dir == std::filesystem::path("/var/lib/edgeprov"));
-  CHECK(d.ipc_endpoint == "/run/edgeprov/edgeprov.sock");
-  CHECK(d.tcti == "device:/dev/tpmrm0");
-  CHECK(d.start_service == "sudo systemctl enable --now edgeprovd");
+  const Defaults want = test::expected_defaults();
+  CHECK(d.config_file == want.config_file);
+  CHECK(d.state_dir == want.state_dir);
+  CHECK(d.ipc_endpoint == want.ipc_endpoint);
+  CHECK(d.tcti == want.tcti);
+  CHECK(d.start_service == want.start_service);
+  CHECK(d.config_file.is_absolute());
+  CHECK(d.state_dir.is_absolute());
 }
 
 TEST_CASE("file references resolve to local paths whether URI or plain path") {
@@ -207,7 +226,12 @@ TEST_CASE("every TOML example in docs/configuration.md loads") {
     REQUIRE(end != std::string::npos);
     const std::string example = doc.substr(at, end - at);
     INFO(example);
-    CHECK_NOTHROW(parse(example, "docs/configuration.md"));
+    const std::string native = test::with_native_paths(example);
+    if (mqtt_built || native.find("transport = \"mqtt\"") == std::string::npos) {
+      CHECK_NOTHROW(parse(native, "docs/configuration.md"));
+    } else {
+      CHECK_THROWS_WITH(parse(native, "docs/configuration.md"), Catch::Matchers::ContainsSubstring(mqtt_unavailable));
+    }
     ++examples;
   }
   CHECK(examples == 2);

@@ -1,0 +1,48 @@
+# edgeprovctl.exe tpm info under Wine, against a Linux swtpm through the swtpm TCTI, prints the same
+# registration id and endorsement key as the Linux build's edgeprovctl on the same TPM state; the EK is
+# also checked against tpm2_readpublic (tpm2-tools) and the registration id recomputed from it
+# (lowercase unpadded base32 of SHA-256 of the marshalled TPM2B_PUBLIC, docs/dps-protocol.md).
+. "$(dirname "$0")/../lib.sh"
+linux_ctl=${EDGEPROV_LINUX_BIN:-$(cd "$(dirname "$0")/../../.." && pwd)/build/bin}/edgeprovctl
+state=$(mktemp -d)
+port=$(python3 -c 'import socket
+for p in range(24000, 25000, 2):
+    try:
+        a = socket.socket(); a.bind(("127.0.0.1", p)); b = socket.socket(); b.bind(("127.0.0.1", p + 1))
+        a.close(); b.close(); print(p); break
+    except OSError: pass')
+swtpm socket --tpm2 --tpmstate dir="$state" --flags not-need-init,startup-clear \
+  --server type=tcp,port="$port",bindaddr=127.0.0.1 --ctrl type=tcp,port=$((port + 1)),bindaddr=127.0.0.1 &
+swtpm_pid=$!
+trap 'kill $swtpm_pid 2>/dev/null; wait $swtpm_pid 2>/dev/null; rm -rf "$state"' EXIT
+for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/"$port") 2>/dev/null && break; sleep 0.1; done
+tcti="swtpm:host=127.0.0.1,port=$port"
+json_field() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2" 2>/dev/null; }
+
+# Windows first: it finds no EK and creates and persists it; Linux then reads the persisted one.
+win_out=$(win "$EDGEPROV_WIN_BIN/edgeprovctl.exe" --json tpm info --tcti "$tcti" 2>&1) && rc=0 || rc=$?
+expect "edgeprovctl.exe tpm info --tcti $tcti exits 0 (got $rc)" test "$rc" -eq 0
+win_id=$(json_field "$win_out" registrationId)
+win_ek=$(json_field "$win_out" endorsementKey)
+echo "  windows: registration id $win_id"
+
+if [ -x "$linux_ctl" ]; then
+  linux_out=$("$linux_ctl" --json tpm info --tcti "$tcti" 2>&1) && rc=0 || rc=$?
+  expect "the Linux edgeprovctl tpm info exits 0 (got $rc)" test "$rc" -eq 0
+  expect "the registration id is the Linux build's ($(json_field "$linux_out" registrationId))" \
+    test -n "$win_id" -a "$win_id" = "$(json_field "$linux_out" registrationId)"
+  expect "the endorsement key is the Linux build's" test -n "$win_ek" -a "$win_ek" = "$(json_field "$linux_out" endorsementKey)"
+else
+  expect "the Linux edgeprovctl to compare with is built ($linux_ctl; cmake --build build --target edgeprovctl)" false
+fi
+
+tpm2_readpublic -T "$tcti" -c 0x81010001 -o "$state/ek.pub" >/dev/null 2>&1
+want=$(python3 - "$state/ek.pub" <<'PY'
+import base64, hashlib, sys
+blob = open(sys.argv[1], "rb").read()   # tpm2_readpublic -o: the TPM2B_PUBLIC, size prefix included
+print(base64.b64encode(blob).decode(), base64.b32encode(hashlib.sha256(blob).digest()).decode().lower().rstrip("="))
+PY
+)
+expect "the endorsement key is the TPM2B_PUBLIC tpm2_readpublic reads at 0x81010001" test "$win_ek" = "${want% *}"
+expect "the registration id is base32(sha256(EK)) recomputed from it (${want#* })" test "$win_id" = "${want#* }"
+finish
