@@ -12,6 +12,7 @@
 #include "common/crypto.h"
 #include "common/encoding.h"
 #include "dps/sas.h"
+#include "tpm/json.h"
 
 namespace edgeprov::service {
 
@@ -95,17 +96,11 @@ std::optional<std::string> certificate_common_name(const std::filesystem::path& 
 }  // namespace
 
 dps::CredentialError credential_error(const tpm::Error& error) {
-  nlohmann::json data = {{"kind", std::string(tpm::to_string(error.kind()))},
-                         {"command", error.command()},
-                         {"rc", fmt::format("0x{:x}", error.rc())},
-                         {"problem", error.problem()},
-                         {"fix", error.fix()}};
-  if (error.blob_part()) data["blobPart"] = std::string(tpm::to_string(*error.blob_part()));
   return dps::CredentialError{.kind = "tpm",
                               .code = error.rc() != 0 ? std::optional<int>(static_cast<int>(error.rc())) : std::nullopt,
                               .message = error.what(),
                               .transient = transient(error.kind()),
-                              .data = std::move(data)};
+                              .data = tpm::error_json(error)};
 }
 
 TpmCredential::TpmCredential(tpm::Worker& worker, boost::asio::any_io_executor executor)

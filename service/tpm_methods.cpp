@@ -1,6 +1,5 @@
 #include "service/tpm_methods.h"
 
-#include <fmt/format.h>
 
 #include "tpm/json.h"
 
@@ -17,13 +16,7 @@ tpm::Options tpm_options(const config::Config& config) {
 }
 
 ipc::RpcError to_rpc_error(const tpm::Error& error) {
-  nlohmann::json data = {{"kind", std::string(tpm::to_string(error.kind()))},
-                         {"command", error.command()},
-                         {"rc", fmt::format("0x{:x}", error.rc())},
-                         {"problem", error.problem()},
-                         {"fix", error.fix()}};
-  if (error.blob_part()) data["blobPart"] = std::string(tpm::to_string(*error.blob_part()));
-  return ipc::RpcError{.code = ipc::errc::tpm_unavailable, .message = error.what(), .data = std::move(data)};
+  return ipc::RpcError{.code = ipc::errc::tpm_unavailable, .message = error.what(), .data = tpm::error_json(error)};
 }
 
 void register_tpm_methods(ipc::Dispatcher& dispatcher, tpm::Worker& worker, boost::asio::any_io_executor executor) {
