@@ -24,16 +24,21 @@ std::string resolve_endpoint(const GlobalOptions& global) {
   return config::load(file).ipc.endpoint;
 }
 
-std::variant<nlohmann::json, int> call_service(const GlobalOptions& global, std::string_view method,
-                                               const nlohmann::json& params, const CallOptions& options) {
-  std::string endpoint;
+std::variant<std::string, int> endpoint_or_exit(const GlobalOptions& global) {
   try {
-    endpoint = resolve_endpoint(global);
+    return resolve_endpoint(global);
   } catch (const config::ConfigError& e) {
     std::cerr << "edgeprovctl: cannot take the endpoint from the configuration: " << e.what()
               << "\n  (or pass --endpoint)\n";
     return exit_code::config_error;
   }
+}
+
+std::variant<nlohmann::json, int> call_service(const GlobalOptions& global, std::string_view method,
+                                               const nlohmann::json& params, const CallOptions& options) {
+  auto resolved = endpoint_or_exit(global);
+  if (const int* code = std::get_if<int>(&resolved)) return *code;
+  const std::string& endpoint = std::get<std::string>(resolved);
   try {
     ipc::Client client(endpoint, options.timeout);
     return client.call(method, params);

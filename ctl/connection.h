@@ -22,6 +22,9 @@ std::filesystem::path config_file(const GlobalOptions& global);
 // --endpoint; else [edgeprov.ipc] endpoint of the configuration file when it exists and is readable;
 // else the platform default. Throws config::ConfigError when that file exists but is invalid.
 std::string resolve_endpoint(const GlobalOptions& global);
+// resolve_endpoint, or the exit code (config_error) after saying on stderr why the configuration could
+// not name the endpoint.
+std::variant<std::string, int> endpoint_or_exit(const GlobalOptions& global);
 
 // How one call is made and what its failures mean, for commands that need more than the defaults.
 struct CallOptions {

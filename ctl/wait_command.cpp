@@ -41,14 +41,9 @@ milliseconds left_until(Clock::time_point deadline) {
 }
 
 int run_wait(const GlobalOptions& global, const WaitOptions& options) {
-  std::string endpoint;
-  try {
-    endpoint = resolve_endpoint(global);
-  } catch (const config::ConfigError& e) {
-    std::cerr << "edgeprovctl: cannot take the endpoint from the configuration: " << e.what()
-              << "\n  (or pass --endpoint)\n";
-    return exit_code::config_error;
-  }
+  auto resolved = endpoint_or_exit(global);
+  if (const int* code = std::get_if<int>(&resolved)) return *code;
+  const std::string endpoint = std::get<std::string>(std::move(resolved));
   const auto deadline = Clock::now() + milliseconds(static_cast<long long>(options.timeout_seconds * 1000));
   const std::string timeout_text = fmt::format("{:g} s", options.timeout_seconds);
 
