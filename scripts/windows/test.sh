@@ -2,7 +2,8 @@
 # The Windows test command: install the cross toolchain and Wine, cross-build the dependencies (cached in
 # ${EDGEPROV_WIN_DEPS:-/var/cache/edgeprov-win-deps}; minutes when cold, seconds when warm), build
 # edgeprov for x86_64 Windows (preset `windows`, build-windows/) and its installer, build the Linux
-# edgeprovctl the TPM scenario compares with (build/), and run the Windows tests under Wine.
+# edgeprovctl and dps-emulator the TPM and provisioning scenarios use (build/), and run the Windows tests
+# under Wine.
 # Usage: scripts/windows/test.sh [unit_NAME...]   e.g. scripts/windows/test.sh unit_config (default: all)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -16,5 +17,5 @@ nice -n 10 cmake --preset windows
 nice -n 10 cmake --build --preset windows
 nice -n 10 cmake --build --preset windows --target package   # build-windows/edgeprov-<version>-win64.exe
 [ -f build/build.ninja ] || nice -n 10 cmake --preset default
-nice -n 10 cmake --build build --target edgeprovctl
+nice -n 10 cmake --build build --target edgeprovctl dps-emulator
 EDGEPROV_LINUX_BIN="$PWD/build/bin" tests/windows/run.sh "$@"

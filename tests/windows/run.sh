@@ -5,7 +5,9 @@
 #      check them from Linux (named pipe, service manager, TPM over swtpm, ...).
 # One Wine prefix for the whole run: created in a temp dir, booted once (~15-40 s), its wineserver kept
 # up between tests, and removed at the end.
-# Usage: tests/windows/run.sh [unit_NAME...]   only those unit test executables (default: all)
+# Usage: tests/windows/run.sh [unit_NAME...] [SCENARIO...]
+#        unit_NAME: only those unit test executables (default: all); SCENARIO (e.g. provision-dps): only
+#        those scenarios (default: all). Naming only scenarios runs no unit tests.
 #        EDGEPROV_WIN_BUILD: build dir (default build-windows)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -44,6 +46,13 @@ keeper=$!
 echo "windows tests: Wine prefix $WINEPREFIX ready in $(( $(date +%s) - t0 )) s ($(wine --version))"
 
 export EDGEPROV_WIN_BIN="$build/bin" EDGEPROV_WIN_TESTS="$build/tests"
+units=() scenarios=()
+for arg in "$@"; do
+  if [[ $arg == unit_* ]]; then units+=("$arg"); else scenarios+=("$arg"); fi
+done
+for name in "${scenarios[@]}"; do
+  [ -f "$root/tests/windows/scenarios/$name.sh" ] || { echo "windows tests: no scenario $name in tests/windows/scenarios/" >&2; exit 2; }
+done
 # Each unit test executable runs once, whole, rather than once per test case through ctest: one Wine
 # start per executable instead of ~340, and Wine hands a program its arguments in the ANSI code page,
 # which cannot carry the "§" and "‖" of some test names that ctest would pass as filters.
@@ -51,7 +60,11 @@ failed=0
 t1=$(date +%s)
 for exe in "$build"/tests/unit_*.exe; do
   name=$(basename "$exe" .exe)
-  [ $# -eq 0 ] || [[ " $* " == *" $name "* ]] || continue
+  if [ ${#units[@]} -eq 0 ]; then
+    [ ${#scenarios[@]} -eq 0 ] || continue
+  else
+    [[ " ${units[*]} " == *" $name "* ]] || continue
+  fi
   if out=$("$root/scripts/windows/wine-run.sh" "$exe" 2>&1); then
     echo "windows unit tests $name: $(echo "$out" | grep -a -E '^(All tests passed|test cases:)' | tr -d '\r')"
   else
@@ -60,12 +73,14 @@ for exe in "$build"/tests/unit_*.exe; do
     failed=1
   fi
 done
-echo "windows tests: unit tests under Wine took $(( $(date +%s) - t1 )) s"
+[ ${#units[@]} -eq 0 ] && [ ${#scenarios[@]} -ne 0 ] ||
+  echo "windows tests: unit tests under Wine took $(( $(date +%s) - t1 )) s"
 
 passed=0 scenario_failed=0
 for scenario in "$root"/tests/windows/scenarios/*.sh; do
   [ -e "$scenario" ] || continue
   name=$(basename "$scenario" .sh)
+  [ ${#scenarios[@]} -eq 0 ] || [[ " ${scenarios[*]} " == *" $name "* ]] || continue
   t2=$(date +%s)
   if bash "$scenario"; then
     passed=$((passed + 1)); echo "windows scenario $name: passed ($(( $(date +%s) - t2 )) s)"

@@ -1,0 +1,143 @@
+# End to end under Wine: edgeprovd.exe provisions a Linux swtpm's device against the Linux dps-emulator
+# (TPM attestation over HTTPS, TLS verified against the emulator's test CA read through a Z:\ path).
+# The TPM is read and enrolled from Linux (edgeprovctl tpm info, the admin API's PUT /enrollments/{id});
+# edgeprovctl.exe init writes the configuration; edgeprovd.exe --console registers; edgeprovctl.exe
+# wait / status --json show the hub and device id the emulator assigned; a SAS token from
+# edgeprovctl.exe identity sas-token (signed in the TPM with the hub key DPS sent) passes the emulator's
+# POST /hubSasCheck; with the emulator stopped, a restarted edgeprovd.exe is provisioned from its cache.
+. "$(dirname "$0")/../lib.sh"
+linux_bin=${EDGEPROV_LINUX_BIN:-$(cd "$(dirname "$0")/../../.." && pwd)/build/bin}
+ctl=$EDGEPROV_WIN_BIN/edgeprovctl.exe
+id_scope=0ne00WINE01
+hub=edgeprov-wine-hub.azure-devices.net
+device_id=edge-wine-$$
+pipe='\\.\pipe\edgeprov-dps-test-'$$
+dir=$drive_c/edgeprov-dps-test-$$
+winconfig='C:\edgeprov-dps-test-'$$'\config.toml'
+work=$(mktemp -d)
+rm -rf "$dir" && mkdir -p "$dir"
+
+for exe in dps-emulator edgeprovctl; do
+  [ -x "$linux_bin/$exe" ] || { echo "  FAILED: the Linux $exe is not built ($linux_bin; cmake --build build --target dps-emulator edgeprovctl)"; exit 1; }
+done
+
+pids=()
+stop() {  # stop PID: SIGTERM (SIGINT for edgeprovd.exe, see below), then wait for it
+  kill -"${2:-TERM}" "$1" 2>/dev/null || return 0
+  for _ in $(seq 80); do kill -0 "$1" 2>/dev/null || break; sleep 0.25; done
+  kill -KILL "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+}
+cleanup() {
+  local i
+  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do stop "${pids[$i]}"; done
+  rm -rf "$work" "$dir"
+}
+trap cleanup EXIT
+free_ports() {  # free_ports N: N distinct free loopback ports, then P with P+1 also free (for swtpm)
+  python3 - "$1" <<'PY'
+import socket, sys
+socks = []
+for _ in range(int(sys.argv[1])):
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); socks.append(s)
+while True:
+    a = socket.socket(); a.bind(("127.0.0.1", 0)); p = a.getsockname()[1]; b = socket.socket()
+    try:
+        b.bind(("127.0.0.1", p + 1)); break
+    except OSError: pass
+    finally: a.close(); b.close()
+print(" ".join(str(s.getsockname()[1]) for s in socks), p)
+PY
+}
+tcp_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+json_field() {  # json_field JSON KEY.SUBKEY…: the value, "" for null or missing
+  python3 -c 'import json, sys
+v = json.loads(sys.argv[1])
+for k in sys.argv[2].split("."): v = v.get(k) if isinstance(v, dict) else None
+print("" if v is None else v)' "$1" "$2" 2>/dev/null
+}
+
+read -r https_port mqtt_port admin_port tpm_port <<<"$(free_ports 3)"
+mkdir -p "$work/tpm"
+swtpm socket --tpm2 --tpmstate dir="$work/tpm" --flags not-need-init,startup-clear \
+  --server type=tcp,port="$tpm_port",bindaddr=127.0.0.1 --ctrl type=tcp,port=$((tpm_port + 1)),bindaddr=127.0.0.1 \
+  >"$work/swtpm.log" 2>&1 &
+pids+=($!)
+"$linux_bin/dps-emulator" --id-scope "$id_scope" --hub "$hub" --https "127.0.0.1:$https_port" \
+  --mqtt "127.0.0.1:$mqtt_port" --admin "127.0.0.1:$admin_port" --cert-dir "$work/emulator" \
+  >"$work/dps-emulator.log" 2>&1 &
+emulator=$!
+pids+=($emulator)
+for _ in $(seq 100); do tcp_open "$tpm_port" && tcp_open "$admin_port" && tcp_open "$https_port" && break; sleep 0.1; done
+tcti="swtpm:host=127.0.0.1,port=$tpm_port"
+admin=http://127.0.0.1:$admin_port
+expect "swtpm listens on $tpm_port" tcp_open "$tpm_port"
+expect "dps-emulator listens on $https_port (device API) and $admin_port (admin)" tcp_open "$https_port"
+ca=$work/emulator/ca.pem
+wca="Z:${ca//\//\\}"  # Wine maps Z:\ to /
+
+# The portal's step: read the TPM's registration id and EK, and enroll it.
+info=$("$linux_bin/edgeprovctl" --json tpm info --tcti "$tcti" 2>&1) || true
+registration_id=$(json_field "$info" registrationId)
+ek=$(json_field "$info" endorsementKey)
+expect "the Linux edgeprovctl tpm info reads the registration id ($registration_id) and EK" test -n "$registration_id" -a -n "$ek"
+enrollment="{\"registrationId\":\"$registration_id\",\"deviceId\":\"$device_id\",
+  \"attestation\":{\"type\":\"tpm\",\"tpm\":{\"endorsementKey\":\"$ek\"}},\"capabilities\":{\"iotEdge\":true}}"
+answer=$(curl -sS --fail-with-body -X PUT "$admin/enrollments/$registration_id" -H 'Content-Type: application/json' \
+  -d "$enrollment" 2>&1) && rc=0 || rc=$?
+expect "the emulator takes the enrollment (curl exit $rc)" test "$rc" -eq 0
+
+out=$(win "$ctl" --config "$winconfig" --endpoint "$pipe" init --scope-id "$id_scope" \
+  --global-endpoint "https://localhost:$https_port/" --tcti "$tcti" --trusted-ca "$wca" \
+  --state-dir 'C:\edgeprov-dps-test-'$$'\state' 2>&1) && rc=0 || rc=$?
+expect "edgeprovctl.exe init writes $winconfig (exit $rc)" test "$rc" -eq 0
+# The writer keeps file references as file:// URIs: Z:\tmp\…\ca.pem becomes file:///Z:/tmp/…/ca.pem.
+expect "the config names the CA as file:///Z:$ca" contains "$dir/config.toml" "trusted_ca = \"file:///Z:$ca\""
+[ "$rc" -eq 0 ] || echo "$out" | sed 's/^/  init: /'
+
+"$wine_run" "$EDGEPROV_WIN_BIN/edgeprovd.exe" --console --config "$winconfig" >"$dir/first.log" 2>&1 &
+daemon=$!
+pids+=($daemon)
+out=$(win "$ctl" --config "$winconfig" wait --timeout 60 2>&1) && rc=0 || rc=$?
+expect "edgeprovctl.exe wait --timeout 60: provisioned (exit $rc)" test "$rc" -eq 0
+[ "$rc" -eq 0 ] || echo "$out" | sed 's/^/  wait: /'
+status=$(win "$ctl" --config "$winconfig" --json status 2>/dev/null) || true
+expect "status: state provisioned (got $(json_field "$status" state))" test "$(json_field "$status" state)" = provisioned
+expect "status: source dps (got $(json_field "$status" source))" test "$(json_field "$status" source)" = dps
+expect "status: the hub the emulator assigned ($hub)" test "$(json_field "$status" assignment.hub)" = "$hub"
+expect "status: the device id enrolled ($device_id)" test "$(json_field "$status" assignment.deviceId)" = "$device_id"
+expect "status: the TPM's registration id" test "$(json_field "$status" provisioning.registrationId)" = "$registration_id"
+registrations=$(curl -sS "$admin/registrations/$registration_id" 2>/dev/null) || true
+expect "the emulator has the registration assigned to $hub" test "$(json_field "$registrations" assignedHub)" = "$hub"
+
+# The token is a secret: it goes straight from edgeprovctl.exe to the hub check, never to the output.
+check=$(win "$ctl" --config "$winconfig" identity sas-token --lifetime 600 2>/dev/null | tr -d '\r' |
+  python3 -c 'import json, sys; print(json.dumps({"token": sys.stdin.read().strip()}))' |
+  curl -sS -X POST "$admin/hubSasCheck" -H 'Content-Type: application/json' --data-binary @- 2>&1) || true
+expect "the SAS token edgeprovctl.exe identity sas-token prints passes POST /hubSasCheck" \
+  test "$(json_field "$check" valid)" = True
+[ "$(json_field "$check" valid)" = True ] || echo "  hubSasCheck: $check"
+
+stop "$daemon" INT
+stop "$emulator"
+expect "edgeprovd.exe stopped after logging so" contains "$dir/first.log" stopped
+
+# Restart with DPS gone: the cached assignment is enough.
+"$wine_run" "$EDGEPROV_WIN_BIN/edgeprovd.exe" --console --config "$winconfig" >"$dir/second.log" 2>&1 &
+daemon=$!
+pids+=($daemon)
+out=$(win "$ctl" --config "$winconfig" wait --timeout 60 2>&1) && rc=0 || rc=$?
+expect "after a restart with the emulator stopped, wait: provisioned (exit $rc)" test "$rc" -eq 0
+status=$(win "$ctl" --config "$winconfig" --json status 2>/dev/null) || true
+expect "status: state provisioned (got $(json_field "$status" state))" test "$(json_field "$status" state)" = provisioned
+expect "status: source cache (got $(json_field "$status" source))" test "$(json_field "$status" source)" = cache
+expect "status: the same hub and device id" \
+  test "$(json_field "$status" assignment.hub)/$(json_field "$status" assignment.deviceId)" = "$hub/$device_id"
+stop "$daemon" INT
+
+if [ "$failures" -ne 0 ]; then
+  for log in "$dir/first.log" "$dir/second.log" "$work/dps-emulator.log"; do
+    [ -f "$log" ] && tail -n 30 "$log" | sed "s|^|  $(basename "$log"): |"
+  done
+fi
+finish
