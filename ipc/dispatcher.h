@@ -30,6 +30,9 @@ class NotificationSink {
   // Queues `{"jsonrpc":"2.0","method":…,"params":…}` on the connection; false once it is closed.
   // Safe to call from any thread.
   virtual bool notify(std::string_view method, const nlohmann::json& params) = 0;
+  // The connection now waits for notifications: it is exempt from the idle limit (it still closes on
+  // server stop, on an error, or when the client goes away).
+  virtual void hold_open() = 0;
 };
 
 struct Call {

@@ -77,6 +77,10 @@ class Connection : public NotificationSink, public std::enable_shared_from_this<
     return true;
   }
 
+  void hold_open() override {
+    asio::dispatch(executor_, [self = shared_from_this()] { self->held_open_ = true; });
+  }
+
  private:
   using Slot = std::optional<std::string>;  // an answer, once its method has replied
 
@@ -245,12 +249,13 @@ class Connection : public NotificationSink, public std::enable_shared_from_this<
     const auto idle_for = Clock::now() - last_activity_;
     // A method still working on an answer (and a client able to take it) is not idleness.
     const bool awaiting_method = !pending_.empty() && !pending_.front() && !writing_in_progress_;
-    if (idle_for >= idle_timeout_ && !awaiting_method) {
+    if (idle_for >= idle_timeout_ && !awaiting_method && !held_open_) {
       spdlog::debug("ipc: closing {} after {} s without a request", describe(stream_->peer()), idle_timeout_.count());
       close_now();
       return;
     }
-    arm_idle_timer(awaiting_method ? Clock::duration(idle_timeout_) : idle_timeout_ - idle_for);
+    arm_idle_timer(awaiting_method || held_open_ || idle_for >= idle_timeout_ ? Clock::duration(idle_timeout_)
+                                                                              : idle_timeout_ - idle_for);
   }
 
   void close_now() {
@@ -280,6 +285,7 @@ class Connection : public NotificationSink, public std::enable_shared_from_this<
   bool reading_ = false;
   bool writing_in_progress_ = false;
   bool closing_ = false;  // no more requests are read; close once everything owed is written
+  bool held_open_ = false;  // subscribed to notifications: no idle limit
   std::atomic<bool> closed_{false};
 };
 

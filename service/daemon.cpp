@@ -33,10 +33,14 @@ ipc::ServerOptions server_options(const config::Config& config, ipc::AdminPolicy
 Daemon::Daemon(config::Config config, Logging& logging, ipc::AdminPolicy admin_policy)
     : config_(std::move(config)),
       status_(initial_snapshot(config_)),
-      methods_{.status = status_, .logging = logging, .started = std::chrono::steady_clock::now()},
+      methods_{.status = status_,
+               .logging = logging,
+               .started = std::chrono::steady_clock::now(),
+               .subscribers = &subscribers_},
       tpm_(tpm_options(config_)),
       provisioner_(config_, io_, status_, tpm_),
       server_(io_, server_options(config_, admin_policy), dispatcher_) {
+  status_.on_change([this] { subscribers_.publish(status_json(methods_)); });
   register_methods(dispatcher_, methods_);
   register_tpm_methods(dispatcher_, tpm_, io_.get_executor());
   register_provisioning_methods(dispatcher_, provisioner_, methods_, io_.get_executor());

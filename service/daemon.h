@@ -50,6 +50,7 @@ class Daemon {
   config::Config config_;
   boost::asio::io_context io_{1};
   StatusBoard status_;
+  StatusSubscribers subscribers_;
   MethodContext methods_;
   tpm::Worker tpm_;
   Provisioner provisioner_;

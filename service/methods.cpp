@@ -5,6 +5,30 @@
 
 namespace edgeprov::service {
 
+void StatusSubscribers::add(std::weak_ptr<ipc::NotificationSink> sink) {
+  std::lock_guard lock(mutex_);
+  sinks_.push_back(std::move(sink));
+}
+
+void StatusSubscribers::publish(const nlohmann::json& status) {
+  std::vector<std::shared_ptr<ipc::NotificationSink>> open;
+  {
+    std::lock_guard lock(mutex_);
+    std::erase_if(sinks_, [&open](const std::weak_ptr<ipc::NotificationSink>& weak) {
+      auto sink = weak.lock();
+      if (!sink) return true;
+      open.push_back(std::move(sink));
+      return false;
+    });
+  }
+  for (const auto& sink : open) sink->notify("status.changed", status);
+}
+
+std::size_t StatusSubscribers::size() const {
+  std::lock_guard lock(mutex_);
+  return sinks_.size();
+}
+
 nlohmann::json status_json(const MethodContext& context) {
   const ServiceInfo service{
       .version = build_info().version,
@@ -17,6 +41,18 @@ nlohmann::json status_json(const MethodContext& context) {
 
 void register_methods(ipc::Dispatcher& dispatcher, const MethodContext& context) {
   dispatcher.add("status", ipc::Access::local_user, [&context](const ipc::Call&) { return status_json(context); });
+
+  if (context.subscribers != nullptr) {
+    dispatcher.add("subscribe", ipc::Access::local_user, [&context](const ipc::Call& call) {
+      if (!call.params.is_null() && !(call.params.is_object() && call.params.empty()))
+        throw ipc::RpcError{ipc::errc::invalid_params, "invalid params for 'subscribe': it takes none", nullptr};
+      auto sink = call.sink.lock();
+      if (!sink) throw ipc::RpcError{ipc::errc::internal_error, "the connection closed while subscribing", nullptr};
+      sink->hold_open();
+      context.subscribers->add(call.sink);
+      return status_json(context);
+    });
+  }
 
   dispatcher.add("version", ipc::Access::local_user, [](const ipc::Call&) {
     const auto& build = build_info();

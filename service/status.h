@@ -4,6 +4,7 @@
 #pragma once
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -98,12 +99,15 @@ class StatusBoard {
   // Enters `state` now (sets `since`), applying `change` to a copy first when given.
   template <typename Change>
   void enter(State state, SystemTime now, Change&& change) {
-    std::lock_guard lock(mutex_);
-    auto next = std::make_shared<StatusSnapshot>(*current_);
-    change(*next);
-    next->state = state;
-    next->since = now;
-    current_ = std::move(next);
+    {
+      std::lock_guard lock(mutex_);
+      auto next = std::make_shared<StatusSnapshot>(*current_);
+      change(*next);
+      next->state = state;
+      next->since = now;
+      current_ = std::move(next);
+    }
+    changed();
   }
   void enter(State state, SystemTime now) {
     enter(state, now, [](StatusSnapshot&) {});
@@ -111,15 +115,27 @@ class StatusBoard {
   // Applies `change` to a copy without a state transition (e.g. new TPM facts).
   template <typename Change>
   void update(Change&& change) {
-    std::lock_guard lock(mutex_);
-    auto next = std::make_shared<StatusSnapshot>(*current_);
-    change(*next);
-    current_ = std::move(next);
+    {
+      std::lock_guard lock(mutex_);
+      auto next = std::make_shared<StatusSnapshot>(*current_);
+      change(*next);
+      current_ = std::move(next);
+    }
+    changed();
   }
 
+  // Called after every change, outside the lock, on the thread that made it (`subscribe`). Set once,
+  // before any change.
+  void on_change(std::function<void()> observer) { observer_ = std::move(observer); }
+
  private:
+  void changed() {
+    if (observer_) observer_();
+  }
+
   mutable std::mutex mutex_;
   std::shared_ptr<const StatusSnapshot> current_;
+  std::function<void()> observer_;
 };
 
 }  // namespace edgeprov::service

@@ -62,6 +62,8 @@ class Fixture {
     dispatcher_.add("subscribe", Access::local_user, [this](const Call& call) {
       std::lock_guard lock(mutex_);
       sink_ = call.sink;
+      if (auto sink = call.sink.lock(); sink && call.params.is_object() && call.params.value("hold", false))
+        sink->hold_open();
       return json(true);
     });
     server_ = std::make_unique<Server>(io_, options, dispatcher_);
@@ -354,6 +356,24 @@ TEST_CASE("an idle connection is closed after the idle timeout") {
   CHECK(std::chrono::steady_clock::now() - start >= 1s);
   busy.send(request(99, "status"));
   CHECK(busy.message()["id"] == 99);
+}
+
+TEST_CASE("a connection held open for notifications outlives the idle timeout and still gets them") {
+  ServerOptions options;
+  options.idle_timeout = 1s;
+  Fixture fixture(options);
+  Raw held(fixture.path());
+  Raw idle(fixture.path());
+  held.send(request(1, "subscribe", json{{"hold", true}}));
+  CHECK(held.message()["result"] == true);
+  CHECK(idle.closed_within(3s));
+  std::this_thread::sleep_for(1500ms);  // more than the idle timeout since the subscription
+  auto sink = fixture.sink();
+  REQUIRE(sink);
+  CHECK(sink->notify("status.changed", json{{"state", "provisioned"}}));
+  auto note = held.message(5s);
+  CHECK(note["method"] == "status.changed");
+  CHECK(note["params"]["state"] == "provisioned");
 }
 
 TEST_CASE("a connection waiting for a slow method is not closed as idle") {

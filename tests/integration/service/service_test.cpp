@@ -343,6 +343,35 @@ TEST_CASE("systemd hears READY=1 once the socket listens and STOPPING=1 on SIGTE
   CHECK(daemon.process().wait(seconds(10)).value_or(ExitStatus{}).code == 0);
 }
 
+TEST_CASE("a subscriber gets the status at once, then status.changed on each change") {
+  DaemonFixture daemon;  // its TPM never answers: the service re-enters retrying after every backoff
+  RawConnection subscriber(daemon.socket());
+  REQUIRE(subscriber.send("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"subscribe\"}\n"));
+  const auto first = subscriber.read_line(seconds(5));
+  REQUIRE(first.has_value());
+  const json answer = json::parse(*first);
+  CHECK(answer["id"] == 1);
+  CHECK(answer["result"]["service"]["pid"] == daemon.process().pid());
+
+  // The first backoff is at most a few seconds; each retry changes the status.
+  std::optional<json> change;
+  for (int i = 0; i < 3 && !change; ++i) {
+    const auto line = subscriber.read_line(seconds(10));
+    if (!line) continue;
+    const json message = json::parse(*line);
+    if (message.value("method", "") == "status.changed") change = message;
+  }
+  REQUIRE(change.has_value());
+  CHECK_FALSE(change->contains("id"));
+  CHECK((*change)["params"]["state"].is_string());
+  CHECK((*change)["params"]["lastAttempt"]["error"]["kind"] == "tpm");
+  CHECK((*change)["params"]["service"]["pid"] == daemon.process().pid());
+
+  RawConnection bad(daemon.socket());
+  REQUIRE(bad.send("{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"subscribe\",\"params\":{\"x\":1}}\n"));
+  CHECK(error_code_of(bad.read_line(seconds(5))) == ipc::errc::invalid_params);
+}
+
 TEST_CASE("under systemd each line on the journal stream starts with its syslog priority") {
   TempDir dir;
   fs::create_directories(dir / "state");
