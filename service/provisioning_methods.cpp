@@ -46,6 +46,22 @@ ipc::RpcError sign_error(const dps::CredentialError& error) {
   return ipc::RpcError{ipc::errc::internal_error, error.message, nullptr};
 }
 
+// The identity that signs for identity.sasToken / identity.sign; std::nullopt after answering why there
+// is none (no assignment yet, or an X.509 device whose certificate is its only credential).
+std::optional<DeviceIdentity> signing_identity(const Provisioner& provisioner, const std::string& method,
+                                               const ipc::Reply& reply, const char* x509_message) {
+  auto identity = provisioner.identity();
+  if (!identity) {
+    reply(not_provisioned(method));
+    return std::nullopt;
+  }
+  if (!identity->signs) {
+    reply(ipc::RpcError{ipc::errc::not_supported, x509_message, nullptr});
+    return std::nullopt;
+  }
+  return identity;
+}
+
 ipc::RpcError attempt_failed(const AttemptError& error, const StatusSnapshot& status) {
   return ipc::RpcError{
       ipc::errc::provisioning_failed, error.message,
@@ -117,18 +133,10 @@ void register_provisioning_methods(ipc::Dispatcher& dispatcher, Provisioner& pro
           lifetime = std::chrono::seconds(value.get<std::int64_t>());
         }
         boost::asio::post(executor, [&provisioner, lifetime, method = call.method, reply = std::move(reply)] {
-          auto identity = provisioner.identity();
-          if (!identity) {
-            reply(not_provisioned(method));
-            return;
-          }
-          if (!identity->signs) {
-            reply(ipc::RpcError{ipc::errc::not_supported,
-                                "this device authenticates to its hub with its X.509 certificate; there is no SAS "
-                                "token to issue",
-                                nullptr});
-            return;
-          }
+          auto identity = signing_identity(provisioner, method, reply,
+                                           "this device authenticates to its hub with its X.509 certificate; "
+                                           "there is no SAS token to issue");
+          if (!identity) return;
           const auto expiry = dps::sas_expiry(std::chrono::system_clock::now(), lifetime);
           dps::SasParams sas{.resource_uri = dps::hub_resource_uri(identity->hub, identity->device_id),
                              .expiry_unix_seconds = expiry,
@@ -162,17 +170,9 @@ void register_provisioning_methods(ipc::Dispatcher& dispatcher, Provisioner& pro
                                                     decoded->size(), max_sign_bytes));
     boost::asio::post(executor, [&provisioner, data = edgeprov::to_string(ByteView(*decoded)), method = call.method,
                                  reply = std::move(reply)]() mutable {
-      auto identity = provisioner.identity();
-      if (!identity) {
-        reply(not_provisioned(method));
+      if (!signing_identity(provisioner, method, reply,
+                            "this device authenticates with its X.509 certificate and holds no key to sign with"))
         return;
-      }
-      if (!identity->signs) {
-        reply(ipc::RpcError{ipc::errc::not_supported,
-                            "this device authenticates with its X.509 certificate and holds no key to sign with",
-                            nullptr});
-        return;
-      }
       provisioner.async_sign(std::move(data), [reply](auto signed_data) {
         if (const auto* error = std::get_if<dps::CredentialError>(&signed_data)) {
           reply(sign_error(*error));
