@@ -34,22 +34,6 @@ cleanup() {
   rm -rf "$work" "$dir"
 }
 trap cleanup EXIT
-free_ports() {  # free_ports N: N distinct free loopback ports, then P with P+1 also free (for swtpm)
-  python3 - "$1" <<'PY'
-import socket, sys
-socks = []
-for _ in range(int(sys.argv[1])):
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); socks.append(s)
-while True:
-    a = socket.socket(); a.bind(("127.0.0.1", 0)); p = a.getsockname()[1]; b = socket.socket()
-    try:
-        b.bind(("127.0.0.1", p + 1)); break
-    except OSError: pass
-    finally: a.close(); b.close()
-print(" ".join(str(s.getsockname()[1]) for s in socks), p)
-PY
-}
-tcp_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 json_field() {  # json_field JSON KEY.SUBKEY…: the value, "" for null or missing
   python3 -c 'import json, sys
 v = json.loads(sys.argv[1])
@@ -59,10 +43,8 @@ print("" if v is None else v)' "$1" "$2" 2>/dev/null
 
 read -r https_port mqtt_port admin_port tpm_port <<<"$(free_ports 3)"
 mkdir -p "$work/tpm"
-swtpm socket --tpm2 --tpmstate dir="$work/tpm" --flags not-need-init,startup-clear \
-  --server type=tcp,port="$tpm_port",bindaddr=127.0.0.1 --ctrl type=tcp,port=$((tpm_port + 1)),bindaddr=127.0.0.1 \
-  >"$work/swtpm.log" 2>&1 &
-pids+=($!)
+start_swtpm "$work/tpm" "$tpm_port" "$work/swtpm.log"
+pids+=("$swtpm_pid")
 "$linux_bin/dps-emulator" --id-scope "$id_scope" --hub "$hub" --https "127.0.0.1:$https_port" \
   --mqtt "127.0.0.1:$mqtt_port" --admin "127.0.0.1:$admin_port" --cert-dir "$work/emulator" \
   >"$work/dps-emulator.log" 2>&1 &

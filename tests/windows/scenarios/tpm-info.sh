@@ -5,17 +5,10 @@
 . "$(dirname "$0")/../lib.sh"
 linux_ctl=${EDGEPROV_LINUX_BIN:-$(cd "$(dirname "$0")/../../.." && pwd)/build/bin}/edgeprovctl
 state=$(mktemp -d)
-port=$(python3 -c 'import socket
-for p in range(24000, 25000, 2):
-    try:
-        a = socket.socket(); a.bind(("127.0.0.1", p)); b = socket.socket(); b.bind(("127.0.0.1", p + 1))
-        a.close(); b.close(); print(p); break
-    except OSError: pass')
-swtpm socket --tpm2 --tpmstate dir="$state" --flags not-need-init,startup-clear \
-  --server type=tcp,port="$port",bindaddr=127.0.0.1 --ctrl type=tcp,port=$((port + 1)),bindaddr=127.0.0.1 &
-swtpm_pid=$!
+read -r port <<<"$(free_ports 0)"
+start_swtpm "$state" "$port"
 trap 'kill $swtpm_pid 2>/dev/null; wait $swtpm_pid 2>/dev/null; rm -rf "$state"' EXIT
-for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/"$port") 2>/dev/null && break; sleep 0.1; done
+expect "swtpm listens on $port" tcp_open "$port"
 tcti="swtpm:host=127.0.0.1,port=$port"
 json_field() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2" 2>/dev/null; }
 
