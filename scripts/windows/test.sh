@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-scripts/setup-debian.sh        # the Debian headers the Windows build shares (Boost, JSON, fmt, ...)
+scripts/setup-debian.sh        # the Debian headers the Windows build shares (Boost, JSON, CLI11, toml++)
 scripts/windows/setup-cross.sh
 scripts/windows/build-deps.sh
 export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Writes CMake package files for the header-only dependencies into a Windows prefix, giving the target
-# names edgeprov uses on Linux (cmake/EdgeprovDependencies.cmake) with the versions of the Debian packages
-# whose headers prefix/include links to. Boost needs none: CMake's FindBoost finds prefix/include/boost.
+# Writes CMake package files for the header-only dependencies (nlohmann-json, CLI11, toml++) into a
+# Windows prefix, giving the target names edgeprov uses on Linux (cmake/EdgeprovDependencies.cmake) with
+# the versions of the Debian packages whose headers prefix/include links to. Boost needs none: CMake's FindBoost finds prefix/include/boost.
 # Usage: write-header-configs.sh PREFIX
 set -euo pipefail
 prefix=$1
@@ -50,11 +50,5 @@ CFG
 }
 
 write_package nlohmann_json nlohmann-json3-dev "$(target nlohmann_json::nlohmann_json)"
-write_package fmt libfmt-dev "$(target fmt::fmt FMT_HEADER_ONLY)
-$(target fmt::fmt-header-only FMT_HEADER_ONLY)"
-write_package spdlog libspdlog-dev "include(CMakeFindDependencyMacro)
-find_dependency(fmt)
-$(target spdlog::spdlog SPDLOG_FMT_EXTERNAL fmt::fmt)
-$(target spdlog::spdlog_header_only SPDLOG_FMT_EXTERNAL fmt::fmt)"
 write_package CLI11 libcli11-dev "$(target CLI11::CLI11)"
 write_package tomlplusplus libtomlplusplus-dev "$(target tomlplusplus::tomlplusplus)"
