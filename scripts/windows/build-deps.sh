@@ -95,6 +95,16 @@ logged() {
 }
 built() { [ -f "$prefix/.built-$1" ]; }
 
+# cmake_build NAME SOURCE_DIR BUILD_DIR [CMAKE-ARGS...]: configures a CMake project for Windows (the
+# mingw toolchain, this prefix, Release) and builds it; the caller installs it.
+cmake_build() {
+  local name=$1 source=$2 build=$3; shift 3
+  logged "$name" cmake -S "$source" -B "$build" -G Ninja \
+    -DCMAKE_TOOLCHAIN_FILE="$here/../../cmake/toolchains/mingw-w64-x86_64.cmake" \
+    -DEDGEPROV_WIN_PREFIX="$prefix" -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX="$prefix" "$@"
+  logged "$name" cmake --build "$build" -j"$jobs"
+}
+
 # --- OpenSSL: libcrypto and libssl, static, Windows CNG-free mingw64 target ----------------------------
 build_openssl() {
   built openssl && return
@@ -122,11 +132,8 @@ build_tpm2_tss() {
   local tarball src
   tarball=$(fetch_orig tpm2-tss 3.2.1-3 4.1.3-1.2)
   src=$(unpack "$tarball" tpm2-tss)
-  logged tpm2-tss cmake -S "$here/tpm2-tss" -B "$src/_build" -G Ninja -DTSS_SOURCE_DIR="$src" \
-    -DTSS_VERSION="$(basename "$tarball" | sed 's/^[^_]*_\(.*\)\.orig\.tar.*/\1/')" \
-    -DCMAKE_TOOLCHAIN_FILE="$here/../../cmake/toolchains/mingw-w64-x86_64.cmake" \
-    -DEDGEPROV_WIN_PREFIX="$prefix" -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX="$prefix"
-  logged tpm2-tss cmake --build "$src/_build" -j"$jobs"
+  cmake_build tpm2-tss "$here/tpm2-tss" "$src/_build" -DTSS_SOURCE_DIR="$src" \
+    -DTSS_VERSION="$(basename "$tarball" | sed 's/^[^_]*_\(.*\)\.orig\.tar.*/\1/')"
   logged tpm2-tss cmake --install "$src/_build"
   stamp tpm2-tss
 }
@@ -137,11 +144,8 @@ build_catch2() {
   local ver src
   ver=$(dpkg-query -W -f='${source:Version}' catch2 2>/dev/null || true)
   src=$(unpack "$(fetch_orig catch2 ${ver:+"$ver"} 3.7.1-0.4~bpo12+1)" catch2)
-  logged catch2 cmake -S "$src" -B "$src/_build" -G Ninja \
-    -DCMAKE_TOOLCHAIN_FILE="$here/../../cmake/toolchains/mingw-w64-x86_64.cmake" \
-    -DEDGEPROV_WIN_PREFIX="$prefix" -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX="$prefix" \
+  cmake_build catch2 "$src" "$src/_build" \
     -DCATCH_INSTALL_DOCS=OFF -DCATCH_INSTALL_EXTRAS=ON -DBUILD_TESTING=OFF
-  logged catch2 cmake --build "$src/_build" -j"$jobs"
   logged catch2 cmake --install "$src/_build"
   stamp catch2
 }
@@ -155,11 +159,8 @@ build_fmt() {
   local ver src
   ver=$(dpkg-query -W -f='${source:Version}' libfmt-dev 2>/dev/null || true)
   src=$(unpack "$(fetch_orig fmtlib ${ver:+"$ver"} 9.1.0+ds1-2)" fmt)
-  logged fmt cmake -S "$src" -B "$src/_build" -G Ninja \
-    -DCMAKE_TOOLCHAIN_FILE="$here/../../cmake/toolchains/mingw-w64-x86_64.cmake" \
-    -DEDGEPROV_WIN_PREFIX="$prefix" -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX="$prefix" \
+  cmake_build fmt "$src" "$src/_build" \
     -DCMAKE_INSTALL_LIBDIR=lib -DBUILD_SHARED_LIBS=OFF -DFMT_DOC=OFF -DFMT_TEST=OFF -DFMT_INSTALL=ON
-  logged fmt cmake --build "$src/_build" -j"$jobs"
   # A cache from before fmt was built here has a symlink to Debian's headers in its place (and our own
   # package file): removed first, so the install never writes through it into /usr/include.
   rm -rf "$prefix/include/fmt" "$prefix/lib/cmake/fmt"
@@ -173,12 +174,9 @@ build_spdlog() {
   local ver src
   ver=$(dpkg-query -W -f='${source:Version}' libspdlog-dev 2>/dev/null || true)
   src=$(unpack "$(fetch_orig spdlog ${ver:+"$ver"} 1:1.10.0+ds-0.4)" spdlog)
-  logged spdlog cmake -S "$src" -B "$src/_build" -G Ninja \
-    -DCMAKE_TOOLCHAIN_FILE="$here/../../cmake/toolchains/mingw-w64-x86_64.cmake" \
-    -DEDGEPROV_WIN_PREFIX="$prefix" -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX="$prefix" \
+  cmake_build spdlog "$src" "$src/_build" \
     -DCMAKE_INSTALL_LIBDIR=lib -DSPDLOG_BUILD_SHARED=OFF -DSPDLOG_FMT_EXTERNAL=ON -DSPDLOG_INSTALL=ON \
     -DSPDLOG_BUILD_EXAMPLE=OFF -DSPDLOG_BUILD_TESTS=OFF -DSPDLOG_BUILD_BENCH=OFF
-  logged spdlog cmake --build "$src/_build" -j"$jobs"
   # As for fmt: no symlink of an older cache is written through.
   rm -rf "$prefix/include/spdlog" "$prefix/lib/cmake/spdlog"
   logged spdlog cmake --install "$src/_build"
