@@ -49,6 +49,14 @@ start_swtpm() {
   return 0
 }
 
+# interrupt PID: Ctrl+C (SIGINT) to a console program under Wine, as an operator stops edgeprovd.exe
+# --console; waits up to 10 s for it and sets rc to its exit code.
+interrupt() {
+  kill -INT "$1"
+  for _ in $(seq 40); do kill -0 "$1" 2>/dev/null || break; sleep 0.25; done
+  wait "$1" && rc=0 || rc=$?
+}
+
 finish() {
   [ "$failures" -eq 0 ]
 }

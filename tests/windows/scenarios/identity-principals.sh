@@ -50,9 +50,7 @@ for _ in $(seq 60); do
 done
 expect "with Users, BUILTIN\\Administrators and the current account ($user), edgeprovd.exe starts and answers" \
   test -n "$status"
-kill -INT $daemon
-for _ in $(seq 40); do kill -0 $daemon 2>/dev/null || break; sleep 0.25; done
-wait $daemon && rc=0 || rc=$?
+interrupt $daemon
 trap - EXIT
 expect "and stops with exit 0 (got $rc)" test "$rc" -eq 0
 [ "$failures" -eq 0 ] || sed 's/^/  edgeprovd: /' "$dir/daemon.log"

@@ -60,9 +60,7 @@ expect "and says another edgeprovd is listening" contains <(echo "$out") "anothe
 status=$(win "$EDGEPROV_WIN_BIN/edgeprovctl.exe" --endpoint "$pipe" --json status 2>/dev/null) || true
 expect "the first one still answers" test -n "$status"
 
-kill -INT $daemon
-for _ in $(seq 40); do kill -0 $daemon 2>/dev/null || break; sleep 0.25; done
-wait $daemon && rc=0 || rc=$?
+interrupt $daemon
 trap - EXIT
 expect "Ctrl+C (SIGINT) stops edgeprovd.exe with exit 0 (got $rc)" test "$rc" -eq 0
 expect "after logging that it stopped" contains "$dir/first.log" "stopped"
