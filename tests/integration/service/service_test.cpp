@@ -1,5 +1,6 @@
 // edgeprovd and edgeprovctl as real processes on a temp socket: the status contract, the exit codes,
 // authorization by OS identity, misbehaving clients, logging without secrets, and the lifecycle.
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -9,6 +10,7 @@
 
 #include <atomic>
 #include <cstring>
+#include <iostream>
 #include <thread>
 
 #include <catch2/catch_test_macros.hpp>
@@ -341,6 +343,87 @@ TEST_CASE("systemd hears READY=1 once the socket listens and STOPPING=1 on SIGTE
   REQUIRE(stopping.has_value());
   CHECK_THAT(*stopping, ContainsSubstring("STOPPING=1"));
   CHECK(daemon.process().wait(seconds(10)).value_or(ExitStatus{}).code == 0);
+}
+
+TEST_CASE("with WATCHDOG_USEC set, the io thread sends WATCHDOG=1 at half the interval, and stops while it is wedged") {
+  TempDir dir;
+  NotifySocket notify(dir / "notify.sock");
+  fs::create_directories(dir / "state");
+  write_file(dir / "config.toml", tpm_config(dir.path()));
+  // edgeprovd's stderr is a pipe this test reads only when it wants to: once the pipe is full, the io
+  // thread blocks in its next log line, exactly as a stuck log reader would wedge it.
+  const auto fifo = dir / "stderr";
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  const int log_reader = ::open(fifo.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  REQUIRE(log_reader >= 0);
+  const auto drain = [log_reader] {
+    char buffer[65536];
+    while (::read(log_reader, buffer, sizeof buffer) > 0) {
+    }
+  };
+  constexpr auto watchdog_usec = seconds(2);
+  Process daemon({.argv = {(bin_dir() / "edgeprovd").string(), "--config", (dir / "config.toml").string()},
+                  .env = {{"NOTIFY_SOCKET", notify.path().string()},
+                          {"WATCHDOG_USEC", std::to_string(duration_cast<microseconds>(watchdog_usec).count())}},
+                  .log_file = fifo});
+
+  const auto ready = notify.next(seconds(10));
+  REQUIRE(ready.has_value());
+  CHECK_THAT(*ready, ContainsSubstring("READY=1"));
+  drain();
+
+  // Pings, each well within WATCHDOG_USEC of the previous one.
+  auto last = steady_clock::now();
+  for (int i = 0; i < 3; ++i) {
+    const auto ping = notify.next(watchdog_usec);
+    REQUIRE(ping.has_value());
+    CHECK(*ping == "WATCHDOG=1");
+    const auto now = steady_clock::now();
+    std::cout << "figure: watchdog ping gap = " << duration_cast<milliseconds>(now - last).count() << " ms\n";
+    last = now;
+    drain();
+  }
+
+  // Wedge the io thread: every connection is logged (level debug) until the pipe is full and a call
+  // gets no answer.
+  bool wedged = false;
+  for (int i = 0; i < 100000 && !wedged; ++i) {
+    RawConnection connection(dir / "edgeprov.sock");
+    connection.send(R"({"jsonrpc":"2.0","id":1,"method":"version"})" "\n");
+    wedged = !connection.read_line(seconds(3)).has_value();
+  }
+  REQUIRE(wedged);
+  while (notify.next(milliseconds(0))) {
+  }  // pings sent before the io thread blocked
+  CHECK_FALSE(notify.next(watchdog_usec + seconds(1)).has_value());
+
+  // Unwedged (the log is read from now on), the pings come back.
+  std::atomic<bool> reading{true};
+  std::thread reader([&] {
+    while (reading) {
+      pollfd p{.fd = log_reader, .events = POLLIN, .revents = 0};
+      if (::poll(&p, 1, 100) > 0) drain();
+    }
+  });
+  const auto resumed = notify.next(seconds(10));
+  CHECK(resumed == std::optional<std::string>("WATCHDOG=1"));
+  daemon.signal(SIGTERM);
+  CHECK(daemon.wait(seconds(10)).value_or(ExitStatus{}).code == 0);
+  reading = false;
+  reader.join();
+  ::close(log_reader);
+}
+
+TEST_CASE("a WATCHDOG_PID naming another process means no pings") {
+  TempDir notify_dir;
+  NotifySocket notify(notify_dir / "notify.sock");
+  DaemonFixture daemon(tpm_config, {{"NOTIFY_SOCKET", notify.path().string()}, {"WATCHDOG_PID", "1"},
+                                    {"WATCHDOG_USEC", "200000"}});
+  const auto ready = notify.next(seconds(10));
+  REQUIRE(ready.has_value());
+  CHECK_THAT(*ready, ContainsSubstring("READY=1"));
+  // WATCHDOG_PID names another process: this one must not ping (ten periods of silence).
+  CHECK_FALSE(notify.next(seconds(1)).has_value());
 }
 
 TEST_CASE("a subscriber gets the status at once, then status.changed on each change") {
