@@ -562,6 +562,15 @@ bool Device::auth_key_present() { return state_->open_auth_key().has_value(); }
 
 DictionaryAttackState Device::dictionary_attack_state() { return state_->dictionary_attack_state(); }
 
+std::optional<Bytes> Device::persisted_public(std::uint32_t handle) {
+  auto& s = *state_;
+  auto tr = s.open_persistent(handle);
+  if (!tr) return std::nullopt;
+  Bytes out = marshal_public(*s.read_public(*tr));
+  Esys_TR_Close(s.esys, &*tr);
+  return out;
+}
+
 Info Device::info() {
   auto& s = *state_;
   Info info;

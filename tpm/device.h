@@ -69,6 +69,9 @@ class Device {
   // HMAC-SHA-256 of `data` with the persisted authentication key.
   Sha256Digest sign(ByteView data);
   bool auth_key_present();
+  // The marshalled TPM2B_PUBLIC of what is persisted at `handle`, creating nothing (unlike keys());
+  // std::nullopt when nothing is persisted there.
+  std::optional<Bytes> persisted_public(std::uint32_t handle);
   Info info();
   // The DA properties alone (one GetCapability): works while the TPM is locked out.
   DictionaryAttackState dictionary_attack_state();
