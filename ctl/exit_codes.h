@@ -13,4 +13,6 @@ inline constexpr int config_error = 6;       // the configuration file is invali
 inline constexpr int tpm_error = 7;          // the TPM could not be used
 inline constexpr int timeout = 8;            // `wait`/`reprovision --timeout` ran out
 inline constexpr int exists = 9;             // `init`: the config exists and --force was not given
+inline constexpr int check_warnings = 10;    // `check`: warnings, no error
+inline constexpr int check_errors = 11;      // `check`: at least one error
 }  // namespace edgeprov::ctl::exit_code
