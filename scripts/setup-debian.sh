@@ -15,6 +15,8 @@ packages=(
   libcli11-dev libtomlplusplus-dev libpaho-mqttpp-dev libpaho-mqtt-dev
   # run and test: simulated TPM, TPM tools as independent references, an MQTT broker, MQTT and HTTPS clients
   swtpm swtpm-tools tpm2-tools mosquitto mosquitto-clients curl ca-certificates util-linux procps iproute2 python3
+  # the .deb (CPack: dpkg-shlibdeps, file) and its test in a fresh Debian chroot (tests/package/run.sh)
+  dpkg-dev file debootstrap
 )
 backports=(catch2)
 

@@ -4,6 +4,7 @@
 # Usage: scripts/test.sh                  everything
 #        scripts/test.sh [ctest args]     only the Linux tests, filtered, e.g. scripts/test.sh -L unit
 #        EDGEPROV_TEST_WINDOWS=0 scripts/test.sh   everything but the Windows tests
+#        EDGEPROV_TEST_PACKAGE=0 scripts/test.sh   everything but the .deb's test in a Debian chroot
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +14,12 @@ export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1
 cmake --preset ci
 cmake --build --preset ci
 ctest --preset ci "$@"
+# The .deb, installed, checked, removed and purged in a fresh Debian chroot (tests/package/run.sh); not
+# in a filtered run. EDGEPROV_TEST_PACKAGE=0 leaves it out.
+if [ $# -eq 0 ] && [ "${EDGEPROV_TEST_PACKAGE:-1}" != 0 ]; then
+  cmake --build --preset ci --target package
+  tests/package/run.sh
+fi
 linux=$(( $(date +%s) - start ))
 echo "test: the Linux build and its tests took $linux s"
 

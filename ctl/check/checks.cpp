@@ -167,15 +167,9 @@ Result check_endpoint_permissions(const EndpointFacts& facts) {
   constexpr std::string_view id = "ipc.endpoint-permissions";
   if (!facts.supported)
     return skipped(id, "a named pipe: what each caller may do is decided per method from its token");
-  if (!facts.socket.exists) return skipped(id, "no socket at " + facts.endpoint + " (edgeprovd is not running)");
-  if (!facts.socket.socket)
-    return error(id, facts.endpoint + " is not a socket", "something else holds the endpoint's path, so edgeprovd cannot listen there",
-                 "remove it if nothing needs it, or set another [edgeprov.ipc] endpoint");
-  if ((facts.socket.mode & 0666) != 0666)
-    return warning(id, fmt::format("the socket is {}, not 0666", mode_text(facts.socket)),
-                   "edgeprovd makes its socket connectable by all who may reach its directory; someone changed it",
-                   "restart edgeprovd, which makes the socket again");
   const FileFacts& dir = facts.directory;
+  if (!dir.exists) return skipped(id, "no directory " + dir.path.string() + " (edgeprovd is not running)");
+  // Who may connect is decided by the directory: the socket inside is 0666, the methods judge the caller.
   std::string who;
   if ((dir.mode & 01) != 0) {
     who = "any local user";
@@ -185,18 +179,26 @@ Result check_endpoint_permissions(const EndpointFacts& facts) {
     who = "root and " + dir.owner + " only";
   }
   const auto can_reach = [&](const Account& a) { return (permitted(dir, a) & 1) != 0; };
-  const std::string how_to_join =
-      (dir.mode & 010) != 0 ? fmt::format("add them to group {0}: `sudo usermod -aG {0} NAME`, then log in again", dir.group)
-                            : fmt::format("let group {} search {}", facts.status_group, dir.path.string());
-  if (!can_reach(facts.caller))
-    return warning(id, fmt::format("{} may not reach {} ({} may, per {} {})", facts.caller.name, facts.endpoint, who,
-                                   dir.path.string(), mode_text(dir)),
-                   "local readers of status reach the endpoint through its directory's group",
-                   fmt::format("run as root, or {}", (dir.mode & 010) != 0
-                                                         ? fmt::format("join group {0}: `sudo usermod -aG {0} {1}`, then "
-                                                                       "log in again",
-                                                                       dir.group, facts.caller.name)
-                                                         : how_to_join));
+  if (!can_reach(facts.caller)) {
+    const std::string fix =
+        (dir.mode & 010) != 0
+            ? fmt::format("run as root, or join group {0}: `sudo usermod -aG {0} {1}`, then log in again", dir.group,
+                          facts.caller.name)
+            : fmt::format("run as root, or let a group search {}", dir.path.string());
+    return warning(id, fmt::format("{} may not reach {} ({} may)", facts.caller.name, facts.endpoint, who),
+                   fmt::format("{} is {}: local readers of status reach the endpoint through its group",
+                               dir.path.string(), mode_text(dir)),
+                   fix);
+  }
+  if (!facts.socket.exists) return skipped(id, "no socket at " + facts.endpoint + " (edgeprovd is not running)");
+  if (!facts.socket.socket)
+    return error(id, facts.endpoint + " is not a socket",
+                 "something else holds the endpoint's path, so edgeprovd cannot listen there",
+                 "remove it if nothing needs it, or set another [edgeprov.ipc] endpoint");
+  if ((facts.socket.mode & 0666) != 0666)
+    return warning(id, fmt::format("the socket is {}, not 0666", mode_text(facts.socket)),
+                   "edgeprovd makes its socket connectable by all who may reach its directory; someone changed it",
+                   "restart edgeprovd, which makes the socket again");
   for (const auto& [name, principal] : facts.identity_principals) {
     if (principal && !can_reach(*principal))
       return warning(id, fmt::format("identity principal {} cannot reach {}", name, facts.endpoint),
@@ -250,6 +252,7 @@ Result check_tpm_reachable(const TpmFacts& facts) {
 
 Result check_tpm_access(const TpmDeviceFacts& facts) {
   constexpr std::string_view id = "tpm.access";
+  if (!facts.uses_tpm) return skipped(id, "the attestation is not tpm: edgeprov does not use the TPM");
   if (!facts.applicable) return skipped(id, "the TCTI is not a device node: " + facts.tcti);
   if (!facts.supported) return skipped(id, "not on this platform: TBS decides who may use the TPM");
   const FileFacts& node = facts.node;

@@ -97,7 +97,8 @@ struct TpmFacts {
 void read_tpm_info(const nlohmann::json& info, TpmFacts& facts);
 
 struct TpmDeviceFacts {
-  bool applicable = true;             // TPM attestation through a device node (device: TCTI)
+  bool uses_tpm = true;               // TPM attestation
+  bool applicable = true;             // … through a device node (device: TCTI)
   bool supported = true;              // POSIX permissions apply
   std::string tcti;
   FileFacts node;

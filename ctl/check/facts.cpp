@@ -126,7 +126,8 @@ TpmFacts tpm_facts(const config::Config& c, const GatherOptions& options, const 
 TpmDeviceFacts tpm_device_facts(const config::Config& c) {
   TpmDeviceFacts facts;
   facts.tcti = tcti_of(c);
-  facts.applicable = uses_tpm(c) && facts.tcti.starts_with("device");
+  facts.uses_tpm = uses_tpm(c);
+  facts.applicable = facts.uses_tpm && facts.tcti.starts_with("device");
   facts.supported = posix_permissions();
   if (!facts.applicable || !facts.supported) return facts;
   // "device" alone is the kernel's resource manager; "device:/path" names the node.

@@ -189,9 +189,14 @@ TEST_CASE("an endpoint in a 0750 directory of group edgeprov: members may connec
   CHECK_THAT(r.message, ContainsSubstring("root and the members of group edgeprov may connect"));
 
   f.caller = alice;
+  f.socket.exists = false;  // alice cannot even see it: stat fails with EACCES
+  f.socket.error = EACCES;
   r = check_endpoint_permissions(f);
   CHECK(r.verdict == Verdict::warning);
+  CHECK(r.message == "alice may not reach /run/edgeprov/edgeprov.sock (root and the members of group edgeprov may)");
   CHECK_THAT(r.fix, ContainsSubstring("sudo usermod -aG edgeprov alice"));
+  f.socket.exists = true;
+  f.socket.error = 0;
 
   f.caller = Account{.name = "monitor", .uid = 1001, .gids = {1001, 998}};
   CHECK(check_endpoint_permissions(f).verdict == Verdict::ok);
@@ -213,6 +218,9 @@ TEST_CASE("a world-searchable endpoint directory lets any local user connect; a 
   CHECK_THAT(check_endpoint_permissions(f).message, ContainsSubstring("any local user may connect"));
   f.socket.exists = false;
   CHECK(check_endpoint_permissions(f).verdict == Verdict::skipped);
+  f.directory.exists = false;
+  CHECK(check_endpoint_permissions(f).verdict == Verdict::skipped);
+  f.directory.exists = true;
   f.socket.exists = true;
   f.socket.socket = false;
   CHECK(check_endpoint_permissions(f).verdict == Verdict::error);
