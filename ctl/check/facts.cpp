@@ -14,6 +14,7 @@
 #include "ipc/client.h"
 #include "service/build_info.h"
 #include "service/credentials.h"
+#include "service/tpm_methods.h"
 #include "tpm/device.h"
 #include "tpm/json.h"
 
@@ -39,16 +40,6 @@ ConfigFacts load_config(const std::filesystem::path& file) {
 bool uses_tpm(const config::Config& c) { return c.provisioning.attestation.method == config::AttestationMethod::tpm; }
 
 std::string tcti_of(const config::Config& c) { return c.tpm.tcti.empty() ? config::defaults().tcti : c.tpm.tcti; }
-
-tpm::Options tpm_options(const config::Config& c) {
-  tpm::Options options;
-  options.tcti = tcti_of(c);
-  options.auth_key_index = c.tpm.auth_key_index;
-  options.endorsement_auth = c.tpm.endorsement_auth;
-  options.owner_auth = c.tpm.owner_auth;
-  options.config_file = c.source_file.string();
-  return options;
-}
 
 ServiceFacts ask_service(const std::string& endpoint, const GatherOptions& options) {
   ServiceFacts facts;
@@ -107,7 +98,7 @@ TpmFacts tpm_facts(const config::Config& c, const GatherOptions& options, const 
   }
   facts.through = "edgeprovctl (the service does not answer)";
   try {
-    tpm::Device device(tpm_options(c));
+    tpm::Device device(service::tpm_options(c));
     tpm::PublicKeys keys;
     if (auto ek = device.persisted_public(tpm::endorsement_key_handle)) {
       keys.endorsement_key = *ek;
