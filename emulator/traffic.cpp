@@ -77,6 +77,8 @@ void TrafficStats::record_dropped_connection(Transport transport) {
 
 void TrafficStats::record_refused_connection() { ++connections_.mqtt_refused; }
 
+void TrafficStats::record_subscription() { ++connections_.mqtt_subscribed; }
+
 TrafficCounts TrafficStats::of(std::string_view registration_key) const {
   auto it = by_registration_.find(std::string(registration_key));
   return it == by_registration_.end() ? TrafficCounts{} : it->second;

@@ -54,10 +54,12 @@ class TrafficCounts {
   std::array<std::array<OutcomeCounts, 2>, 2> counts_{};  // [kind][transport]
 };
 
-// Connections closed or refused before any request could be read (outages only).
+// Connections closed or refused before any request could be read (outages), and MQTT sessions subscribed to
+// the reply topic (ready for requests: what a test waits for before it publishes).
 struct ConnectionCounts {
   std::uint64_t https_dropped = 0, mqtt_dropped = 0;  // closed at once, before TLS
   std::uint64_t mqtt_refused = 0;                      // CONNACK 3 "server unavailable"
+  std::uint64_t mqtt_subscribed = 0;
   friend bool operator==(const ConnectionCounts&, const ConnectionCounts&) = default;
 };
 
@@ -67,6 +69,7 @@ class TrafficStats {
   void record(std::string_view registration_key, RequestKind kind, Transport transport, Outcome outcome);
   void record_dropped_connection(Transport transport);
   void record_refused_connection();
+  void record_subscription();
 
   [[nodiscard]] const TrafficCounts& total() const { return total_; }
   [[nodiscard]] TrafficCounts of(std::string_view registration_key) const;  // zeros for an id never seen

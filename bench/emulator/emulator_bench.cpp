@@ -30,6 +30,7 @@
 #include "dps/sas.h"
 #include "emulator/certificates.h"
 #include "emulator/device_api.h"
+#include "emulator/device_gate.h"
 #include "emulator/faults.h"
 #include "emulator/http_server.h"
 #include "emulator/provisioning_service.h"
@@ -123,8 +124,9 @@ int main(int argc, char** argv) {
 
   asio::io_context server_io;
   FaultTable faults;
+  DeviceGate gate;  // no quota, no outage: the figure is the service's (the counters are on, as in the emulator)
   auto tls = make_server_tls_context(certs.server_certificate.string(), certs.server_key.string());
-  HttpServer server(server_io, {asio::ip::make_address("127.0.0.1"), 0}, tls, make_device_handler(service, faults), &faults);
+  HttpServer server(server_io, {asio::ip::make_address("127.0.0.1"), 0}, tls, make_device_handler(service, faults, gate), &faults);
   unsigned short port = server.local_endpoint().port();
   std::thread server_thread([&] { server_io.run(); });
 

@@ -187,13 +187,14 @@ TEST_CASE("traffic counters add up by kind, transport and registration, and rese
   stats.record("dev-2", RequestKind::operation_status, Transport::https, Outcome::accepted);
   stats.record_dropped_connection(Transport::mqtt);
   stats.record_refused_connection();
+  stats.record_subscription();
   CHECK(stats.total().all() == OutcomeCounts{2, 1, 1});
   CHECK(stats.total().of(RequestKind::register_device) == OutcomeCounts{1, 1, 0});
   CHECK(stats.total().of(RequestKind::operation_status, Transport::https) == OutcomeCounts{1, 0, 0});
   CHECK(stats.of("dev-1").all().total() == 3);
   CHECK(stats.of("dev-1").of(RequestKind::operation_status, Transport::mqtt).refused == 1);
   CHECK(stats.of("dev-3").all().total() == 0);
-  CHECK(stats.connections() == ConnectionCounts{0, 1, 1});
+  CHECK(stats.connections() == ConnectionCounts{0, 1, 1, 1});
   CHECK(stats.registrations_seen() == 2);
   stats.reset();
   CHECK(stats.total().all().total() == 0);
