@@ -190,6 +190,8 @@ std::optional<std::uint64_t> counter_at(const json& document, std::string_view p
     if (dot == std::string_view::npos) break;
     path.remove_prefix(dot + 1);
   }
+  // A group of counters stands for its total: "register" is "register.total".
+  if (node->is_object() && node->contains("total")) node = &(*node)["total"];
   if (!node->is_number_integer() || node->get<std::int64_t>() < 0) return std::nullopt;
   return node->get<std::uint64_t>();
 }

@@ -33,8 +33,8 @@ std::optional<AdminResult> route_gate_request(DeviceGate& gate, std::string_view
 nlohmann::json stats_document(const DeviceGate& gate, const std::optional<std::string>& registration_id);
 
 // GET /stats/wait?[registrationId=ID&]COUNTER=N[&COUNTER=N…][&timeoutMs=T]: answer once every COUNTER (a
-// dotted path to a number of the /stats document, e.g. register.throttled or poll.mqtt.accepted) is at
-// least N.
+// dotted path to a number of the /stats document, e.g. register.throttled or poll.mqtt.accepted, or to a
+// group of counters for its total, e.g. register for register.total) is at least N.
 struct StatsWait {
   std::optional<std::string> registration_id;
   std::vector<std::pair<std::string, std::uint64_t>> conditions;

@@ -25,12 +25,12 @@ TEST_CASE("a symmetric-key device registers over MQTT with mosquitto_pub and mos
   Emulator emulator({.enrollments_toml = enrollments});
   std::string token = openssl_sas(device_key, "mqtt-device-01", now_unix() + 2400);
   auto first = emulator.mqtt_exchange("mqtt-device-01", token,
-                        {{"$dps/registrations/PUT/iotdps-register/?$rid=1", R"({"registrationId":"mqtt-device-01"})"}}, 1);
+                                      {{"$dps/registrations/PUT/iotdps-register/?$rid=1", R"({"registrationId":"mqtt-device-01"})"}}, 1);
   REQUIRE(first.size() == 1);
   CHECK(first[0].rfind("$dps/registrations/res/202/?$rid=1&retry-after=1 ", 0) == 0);
   std::string operation = payload_of(first[0])["operationId"];
   auto second = emulator.mqtt_exchange("mqtt-device-01", token,
-                         {{"$dps/registrations/GET/iotdps-get-operationstatus/?$rid=2&operationId=" + operation, "{}"}}, 1);
+                                       {{"$dps/registrations/GET/iotdps-get-operationstatus/?$rid=2&operationId=" + operation, "{}"}}, 1);
   REQUIRE(second.size() == 1);
   CHECK(second[0].rfind("$dps/registrations/res/200/?$rid=2 ", 0) == 0);
   auto assigned = payload_of(second[0]);
@@ -42,7 +42,7 @@ TEST_CASE("a symmetric-key device registers over MQTT with mosquitto_pub and mos
 TEST_CASE("MQTT refuses a bad SAS, a wrong client id and an unknown ID scope at CONNECT") {
   Emulator emulator({.enrollments_toml = enrollments});
   auto bad_key = emulator.mosquitto("mosquitto_pub", "mqtt-device-01",
-                           openssl_sas("c2Vjb25kYXJ5LWtleS1vZi1kZXZpY2UtMDAxISEhIQ==", "mqtt-device-01", now_unix() + 60));
+                                    openssl_sas("c2Vjb25kYXJ5LWtleS1vZi1kZXZpY2UtMDAxISEhIQ==", "mqtt-device-01", now_unix() + 60));
   bad_key.insert(bad_key.end(), {"-t", "x", "-m", "{}"});
   auto r = run({.argv = bad_key}, 10s);
   CHECK(r.status.code != 0);
@@ -93,7 +93,7 @@ head -c 3000 /dev/urandom | timeout 5 nc -q 1 127.0.0.1 $PORT >/dev/null 2>&1 ||
   CHECK(emulator.running());
   std::string token = openssl_sas(device_key, "mqtt-device-01", now_unix() + 2400);
   auto replies = emulator.mqtt_exchange("mqtt-device-01", token,
-                          {{"$dps/registrations/PUT/iotdps-register/?$rid=1", R"({"registrationId":"mqtt-device-01"})"}}, 1);
+                                        {{"$dps/registrations/PUT/iotdps-register/?$rid=1", R"({"registrationId":"mqtt-device-01"})"}}, 1);
   REQUIRE(replies.size() == 1);
   CHECK(replies[0].rfind("$dps/registrations/res/202/", 0) == 0);
 }

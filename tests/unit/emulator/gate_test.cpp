@@ -247,7 +247,13 @@ TEST_CASE("a stats wait names counters by their path in /stats; bad names, value
   CHECK(stats_reached(document, w));
 
   CHECK(std::holds_alternative<StatsWait>(parse("/stats/wait?connections.mqtt.refused=1")));
-  for (const char* bad : {"/stats/wait", "/stats/wait?registrationId=x", "/stats/wait?register=2",
+  // A group stands for its total.
+  auto total = parse("/stats/wait?registrationId=dev-1&register=2");
+  REQUIRE(std::holds_alternative<StatsWait>(total));
+  CHECK(stats_reached(document, std::get<StatsWait>(total)));
+  document["register"]["total"] = 1;
+  CHECK_FALSE(stats_reached(document, std::get<StatsWait>(total)));
+  for (const char* bad : {"/stats/wait", "/stats/wait?registrationId=x", "/stats/wait?connections=2",
                           "/stats/wait?register.total=two", "/stats/wait?registrationId=x&connections.https.dropped=1",
                           "/stats/wait?register.total=1&timeoutMs=0", "/stats/wait?register.total=1&timeoutMs=600001",
                           "/stats/wait?registrationId=&register.total=1"}) {
