@@ -61,8 +61,10 @@ GateDecision DeviceGate::admit(Transport transport, RequestKind kind, std::strin
   const std::string key = registration_key(registration_id);
   GateDecision decision = Pass{};
   std::string event;
+  std::function<void()> on_count;
   {
     std::lock_guard lock(mutex_);
+    on_count = on_count_;
     const AdmissionTime at = now();
     Outcome outcome = Outcome::accepted;
     if (auto outage = outages_.in_force(at)) {
@@ -86,51 +88,48 @@ GateDecision DeviceGate::admit(Transport transport, RequestKind kind, std::strin
     spdlog::info("{} transport={} kind={} registrationId={}", event, to_string(transport), to_string(kind),
                  logfmt_value(registration_id));
   }
-  counted();
+  if (on_count) on_count();
   return decision;
 }
 
 bool DeviceGate::drop_connection(Transport transport) {
   std::optional<Outage> outage;
+  std::function<void()> on_count;
   {
     std::lock_guard lock(mutex_);
     outage = outages_.in_force(now());
     if (!outage || outage->mode != OutageMode::drop) return false;
     stats_.record_dropped_connection(transport);
+    on_count = on_count_;
   }
   spdlog::info("event=connection-dropped outage={} transport={}", outage->id, to_string(transport));
-  counted();
+  if (on_count) on_count();
   return true;
 }
 
 bool DeviceGate::refuse_connect(std::string_view registration_id) {
   std::optional<Outage> outage;
+  std::function<void()> on_count;
   {
     std::lock_guard lock(mutex_);
     outage = outages_.in_force(now());
     if (!outage || outage->mode != OutageMode::refuse) return false;
     stats_.record_refused_connection();
+    on_count = on_count_;
   }
   spdlog::info("event=connect-refused outage={} transport=mqtt registrationId={}", outage->id, logfmt_value(registration_id));
-  counted();
+  if (on_count) on_count();
   return true;
 }
 
 void DeviceGate::count_subscription() {
+  std::function<void()> on_count;
   {
     std::lock_guard lock(mutex_);
     stats_.record_subscription();
+    on_count = on_count_;
   }
-  counted();
-}
-
-void DeviceGate::counted() {
-  std::function<void()> callback;
-  {
-    std::lock_guard lock(mutex_);
-    callback = on_count_;
-  }
-  if (callback) callback();
+  if (on_count) on_count();
 }
 
 void DeviceGate::set_on_count(std::function<void()> callback) {

@@ -78,7 +78,6 @@ class DeviceGate {
  private:
   AdmissionTime now() const { return options_.clock() + offset_; }  // under mutex_
   OutageView view(const Outage& outage, AdmissionTime now, SystemTime wall_now) const;
-  void counted();
 
   GateOptions options_;
   mutable std::mutex mutex_;

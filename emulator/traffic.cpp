@@ -66,9 +66,7 @@ OutcomeCounts TrafficCounts::all() const {
 
 void TrafficStats::record(std::string_view registration_key, RequestKind kind, Transport transport, Outcome outcome) {
   total_.add(kind, transport, outcome);
-  auto it = by_registration_.find(std::string(registration_key));
-  if (it == by_registration_.end()) it = by_registration_.emplace(std::string(registration_key), TrafficCounts{}).first;
-  it->second.add(kind, transport, outcome);
+  by_registration_.try_emplace(std::string(registration_key)).first->second.add(kind, transport, outcome);
 }
 
 void TrafficStats::record_dropped_connection(Transport transport) {
