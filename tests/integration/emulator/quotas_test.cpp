@@ -161,7 +161,7 @@ TEST_CASE("over MQTT the register past the quota is answered on res/429 with ret
   CHECK(stats["register"]["https"]["throttled"] == 1);
 }
 
-TEST_CASE("--polls-per-device 5/10 throttles a device's sixth poll in ten seconds over either transport, and no "
+TEST_CASE("with --polls-per-device 5/10 a device's sixth poll in ten seconds is throttled over either transport, and no "
           "other device's") {
   Emulator emulator({.enrollments_toml = enrollments_for({"poller", "quiet"}), .extra_args = {"--polls-per-device", "5/10"}});
   Device poller{emulator, "poller"}, quiet{emulator, "quiet"};
