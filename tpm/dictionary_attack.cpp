@@ -1,6 +1,7 @@
 #include "tpm/dictionary_attack.h"
 
 #include <fmt/format.h>
+#include <tss2/tss2_tpm2_types.h>
 
 #include "common/time.h"
 #include "tpm/error.h"
@@ -82,6 +83,10 @@ Error with_dictionary_attack_state(const Error& error, const DictionaryAttackSta
     return Error(ErrorKind::auth_failed, error.command(), error.rc(), problem, error.fix(), error.blob_part(), state);
   }
   return error;
+}
+
+Error lockout_error(const DictionaryAttackState& state, std::string command) {
+  return with_dictionary_attack_state(Error(ErrorKind::lockout, std::move(command), TPM2_RC_LOCKOUT, {}, {}), state);
 }
 
 nlohmann::json lockout_json(const DictionaryAttackState& state) {

@@ -42,6 +42,10 @@ std::string lockout_fix(const DictionaryAttackState& state);
 // the state kept for error_json. Other kinds are returned unchanged.
 Error with_dictionary_attack_state(const Error& error, const DictionaryAttackState& state);
 
+// The lockout as an Error when no command failed but the TPM was found locked out (a probe read inLockout
+// with the DPS key persisted): kind lockout, rc TPM_RC_LOCKOUT, `command` the step that would fail.
+Error lockout_error(const DictionaryAttackState& state, std::string command = "sign with the DPS key");
+
 // The `lockout` object of tpm.info and of TPM errors: inLockout, counter, maxTries, intervalSeconds,
 // recoverySeconds, lockoutAuthSet, and secondsUntilUsable (null when waiting does not end it).
 nlohmann::json lockout_json(const DictionaryAttackState& state);

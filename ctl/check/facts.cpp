@@ -8,6 +8,7 @@
 #include <boost/asio/io_context.hpp>
 #include <fmt/format.h>
 
+#include "dps/endpoint.h"
 #include "dps/https_transport.h"
 #include "dps/proxy.h"
 #include "dps/tls.h"
@@ -137,8 +138,9 @@ DpsFacts probe_dps(const config::Config& c, const GatherOptions& options) {
     facts.failure = std::move(error);
     return facts;
   };
-  auto endpoint = dps::parse_endpoint(c.provisioning.global_endpoint, 443);
-  if (auto* e = std::get_if<dps::TransportError>(&endpoint)) return fail(DpsStage::proxy_settings, *e);
+  auto endpoint = dps::parse_global_endpoint(c.provisioning.global_endpoint);
+  if (auto* p = std::get_if<dps::Problem>(&endpoint))
+    return fail(DpsStage::proxy_settings, dps::configuration_error(*p));
   dps::HttpsSettings settings;
   settings.server = std::get<dps::Endpoint>(endpoint);
   settings.timeout = options.timeout;

@@ -1,6 +1,8 @@
 // A provisioned TPM device whose TPM locks out after power losses: the service stays provisioned, signing
 // answers the typed lockout error with the time until recovery, and signs again once the TPM recovers,
 // without a restart. swtpm, dps-emulator, edgeprovd and edgeprovctl are real processes.
+#include <thread>
+
 #include <catch2/catch_test_macros.hpp>
 #include <catch2/matchers/catch_matchers_string.hpp>
 
@@ -33,20 +35,21 @@ ipc::RpcError rpc_error_of(ProvisioningWorld& world, const std::string& method, 
 }  // namespace
 
 TEST_CASE("a TPM locked out by power losses leaves the device provisioned; signing says when it recovers and "
-          "works again once the lockout is cleared, without a restart") {
+          "works again by itself once the TPM has forgotten enough failures, without a restart") {
   ProvisioningWorld world;
   const auto tpm = world.tpm_identity();
   world.enroll_tpm(tpm);
   world.init({.attestation = Attestation::tpm});
-  // A limit of 2 failed authorizations, one forgotten per 1000 s (set before edgeprovd holds the swtpm,
-  // which serves one client at a time).
+  // A limit of 2 failed authorizations, one forgotten per 20 s of powered-on time (set before edgeprovd
+  // holds the swtpm, which serves one client at a time; nothing else touches it afterwards).
   const auto setup = world.swtpm().tpm2({"tpm2_dictionarylockout", "--setup-parameters", "--max-tries=2",
-                                         "--recovery-time=1000", "--lockout-recovery-time=600"});
+                                         "--recovery-time=20", "--lockout-recovery-time=600"});
   REQUIRE(setup.status.code == 0);
   world.start_daemon();
   world.wait_for_state("provisioned", 60s);
 
-  // The device signs with its DPS key, then loses power (no TPM2_Shutdown), twice.
+  // The device signs with its DPS key, then loses power (no TPM2_Shutdown), twice: each power-on is far
+  // shorter than the 20 s interval, so nothing is forgotten in between.
   for (int i = 0; i < 2; ++i) {
     CHECK(world.call("identity.sign", sign_params()).contains("signature"));
     world.swtpm().kill();
@@ -57,33 +60,39 @@ TEST_CASE("a TPM locked out by power losses leaves the device provisioned; signi
   INFO(error.message);
   CHECK(error.code == ipc::errc::tpm_unavailable);
   CHECK_THAT(error.message, ContainsSubstring("counted 2 failed authorizations and locks at 2"));
-  CHECK_THAT(error.message, ContainsSubstring("in at most 16 min 40 s of powered-on time"));
+  CHECK_THAT(error.message, ContainsSubstring("in at most 20 s of powered-on time"));
   CHECK_THAT(error.message, ContainsSubstring("tpm2_dictionarylockout --clear-lockout"));
   CHECK(error.data["kind"] == "lockout");
   CHECK(error.data["rc"] == "0x921");
   CHECK(error.data["lockout"]["inLockout"] == true);
   CHECK(error.data["lockout"]["counter"] == 2);
   CHECK(error.data["lockout"]["maxTries"] == 2);
-  CHECK(error.data["lockout"]["secondsUntilUsable"] == 1000);
+  CHECK(error.data["lockout"]["secondsUntilUsable"] == 20);
 
   const auto sas = rpc_error_of(world, "identity.sasToken", nullptr);
   CHECK(sas.code == ipc::errc::tpm_unavailable);
-  CHECK(sas.data["lockout"]["secondsUntilUsable"] == 1000);
+  CHECK(sas.data["kind"] == "lockout");
 
   // edgeprovctl: exit 7 (the TPM), the cause and the way out on stderr, nothing on stdout.
   const auto ctl = world.ctl({"identity", "sas-token"});
   CHECK(ctl.status.code == 7);
   CHECK_THAT(ctl.output, ContainsSubstring("dictionary-attack lockout"));
-  CHECK_THAT(ctl.output, ContainsSubstring("16 min 40 s"));
 
   CHECK(world.status()["state"] == "provisioned");
 
-  // The operator clears the lockout (edgeprovd's connection to the swtpm goes with one more restart);
-  // the running service signs again.
-  world.swtpm().kill();
-  world.swtpm().restart();
-  const auto clear = world.swtpm().tpm2({"tpm2_dictionarylockout", "--clear-lockout"});
-  REQUIRE(clear.status.code == 0);
-  CHECK(world.call("identity.sign", sign_params()).contains("signature"));
+  // The TPM forgets one failure after 20 s powered on: the running service signs again, nobody acts.
+  // (Polled as a client would; the TPM's interval timer is the event.)
+  const auto deadline = std::chrono::steady_clock::now() + 90s;
+  bool signed_again = false;
+  while (!signed_again && std::chrono::steady_clock::now() < deadline) {
+    try {
+      signed_again = world.call("identity.sign", sign_params()).contains("signature");
+    } catch (const ipc::ClientError& e) {
+      REQUIRE(e.rpc_error());
+      REQUIRE(e.rpc_error()->data.value("kind", "") == "lockout");
+      std::this_thread::sleep_for(500ms);
+    }
+  }
+  CHECK(signed_again);
   CHECK(world.status()["state"] == "provisioned");
 }

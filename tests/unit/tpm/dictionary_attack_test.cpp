@@ -109,3 +109,14 @@ TEST_CASE("the lockout object of a state that waiting does not end has a null se
   state.max_tries = 0;
   CHECK(tpm::lockout_json(state)["secondsUntilUsable"].is_null());
 }
+
+TEST_CASE("a lockout found without a failed command is the same typed error, with the state") {
+  const auto e = tpm::lockout_error(locked());
+  CHECK(e.kind() == tpm::ErrorKind::lockout);
+  CHECK(e.rc() == 0x921);
+  CHECK(e.command() == "sign with the DPS key");
+  CHECK(e.dictionary_attack() == locked());
+  CHECK_THAT(std::string(e.what()), ContainsSubstring("could not sign with the DPS key: the TPM is in dictionary-attack "
+                                                      "lockout"));
+  CHECK(tpm::error_json(e)["lockout"]["secondsUntilUsable"] == 1000);
+}
