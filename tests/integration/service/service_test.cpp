@@ -337,15 +337,13 @@ TEST_CASE("with WATCHDOG_USEC set, the io thread sends WATCHDOG=1 at half the in
                           {"WATCHDOG_USEC", std::to_string(duration_cast<microseconds>(watchdog_usec).count())}},
                   .log_file = fifo});
 
-  const auto ready = notify.next(seconds(10));
-  REQUIRE(ready.has_value());
-  CHECK_THAT(*ready, ContainsSubstring("READY=1"));
+  REQUIRE(notify.wait_for("READY=1", seconds(10)).has_value());
   drain();
 
   // Pings, each well within WATCHDOG_USEC of the previous one.
   auto last = steady_clock::now();
   for (int i = 0; i < 3; ++i) {
-    const auto ping = notify.next(watchdog_usec);
+    const auto ping = notify.wait_for("WATCHDOG=1", watchdog_usec);
     REQUIRE(ping.has_value());
     CHECK(*ping == "WATCHDOG=1");
     const auto now = steady_clock::now();
@@ -363,9 +361,9 @@ TEST_CASE("with WATCHDOG_USEC set, the io thread sends WATCHDOG=1 at half the in
     wedged = !connection.read_line(seconds(3)).has_value();
   }
   REQUIRE(wedged);
-  while (notify.next(milliseconds(0))) {
+  while (notify.wait_for("WATCHDOG=1", milliseconds(0))) {
   }  // pings sent before the io thread blocked
-  CHECK_FALSE(notify.next(watchdog_usec + seconds(1)).has_value());
+  CHECK_FALSE(notify.wait_for("WATCHDOG=1", watchdog_usec + seconds(1)).has_value());
 
   // Unwedged (the log is read from now on), the pings come back.
   std::atomic<bool> reading{true};
@@ -375,8 +373,7 @@ TEST_CASE("with WATCHDOG_USEC set, the io thread sends WATCHDOG=1 at half the in
       if (::poll(&p, 1, 100) > 0) drain();
     }
   });
-  const auto resumed = notify.next(seconds(10));
-  CHECK(resumed == std::optional<std::string>("WATCHDOG=1"));
+  CHECK(notify.wait_for("WATCHDOG=1", seconds(10)) == std::optional<std::string>("WATCHDOG=1"));
   daemon.signal(SIGTERM);
   CHECK(daemon.wait(seconds(10)).value_or(ExitStatus{}).code == 0);
   reading = false;
@@ -389,11 +386,9 @@ TEST_CASE("a WATCHDOG_PID naming another process means no pings") {
   NotifySocket notify(notify_dir / "notify.sock");
   DaemonFixture daemon(tpm_config, {{"NOTIFY_SOCKET", notify.path().string()}, {"WATCHDOG_PID", "1"},
                                     {"WATCHDOG_USEC", "200000"}});
-  const auto ready = notify.next(seconds(10));
-  REQUIRE(ready.has_value());
-  CHECK_THAT(*ready, ContainsSubstring("READY=1"));
+  REQUIRE(notify.wait_for("READY=1", seconds(10)).has_value());
   // WATCHDOG_PID names another process: this one must not ping (ten periods of silence).
-  CHECK_FALSE(notify.next(seconds(1)).has_value());
+  CHECK_FALSE(notify.wait_for("WATCHDOG=1", seconds(1)).has_value());
 }
 
 TEST_CASE("a subscriber gets the status at once, then status.changed on each change") {
