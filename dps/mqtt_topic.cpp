@@ -1,5 +1,5 @@
-// The MQTT topics of DPS (docs/dps-protocol.md §3; the user name is in request.cpp): pure, so they build
-// and are tested in every build, with or without Paho.
+// The MQTT topics of DPS (docs/dps-protocol.md §3; the user name is in request.cpp): pure string work,
+// unit-tested without a broker (tests/unit/dps_transport/mqtt_topic_test.cpp).
 #include <charconv>
 
 #include <fmt/format.h>

@@ -75,8 +75,6 @@ namespace {
 
 constexpr std::uint32_t max_auth_key_index = 0x7F'FFFF;  // TPM 2.0 Part 3 §28.5.1: persistent range
 constexpr std::int64_t min_cloud_timeout_sec = 70;        // aziot-identityd rejects anything shorter
-// Whether DPS over MQTT is built in (cmake/EdgeprovDependencies.cmake: not without Paho, e.g. on Windows).
-constexpr bool mqtt_in_this_build = EDGEPROV_WITH_MQTT != 0;
 
 std::string_view type_name(const toml::node& node) {
   switch (node.type()) {
@@ -639,11 +637,6 @@ class Parser {
       fail(at, "edgeprov.dps.transport", "DPS accepts TPM attestation over HTTPS only",
            "set transport = \"https\" under [edgeprov.dps] (or remove it), or use symmetric_key or x509 "
            "attestation for MQTT");
-    }
-    if (!mqtt_in_this_build && config.dps.transport == Transport::mqtt) {
-      fail(root.at_path("edgeprov.dps.transport").node(), "edgeprov.dps.transport",
-           "DPS over MQTT is not available in this build: use transport = \"https\"",
-           "set it under [edgeprov.dps] (or remove it); symmetric_key and x509 attestation work over HTTPS too");
     }
   }
 
