@@ -61,12 +61,12 @@ start() {
 }
 config_of() { echo "$wdir\\$1\\config.toml"; }
 
-# await NAME: edgeprovctl.exe wait --timeout 60 for NAME's outcome; sets config, wait_rc and status (its
-# `status --json` then).
+# await NAME: edgeprovctl.exe wait --timeout 60 for NAME's outcome; sets config, wait_rc and status (the
+# `status` document `--json wait` ends with, or `status --json` after a wait that did not end provisioned).
 await() {
   config=$(config_of "$1")
-  win "$ctl" --config "$config" wait --timeout 60 >/dev/null 2>&1 && wait_rc=0 || wait_rc=$?
-  status=$(win "$ctl" --config "$config" --json status 2>/dev/null) || true
+  status=$(win "$ctl" --config "$config" --json wait --timeout 60 2>/dev/null) && wait_rc=0 || wait_rc=$?
+  [ "$wait_rc" -eq 0 ] || status=$(win "$ctl" --config "$config" --json status 2>/dev/null) || true
 }
 
 provisioned() {  # provisioned NAME REGISTRATION-ID: the checks every successful case shares
