@@ -1,14 +1,12 @@
 # The DPS transports (HTTPS on Beast, MQTT on Paho): their own library so the pure protocol code in
 # edgeprov_dps builds and tests without sockets, TLS or Paho. The MQTT wire names (mqtt_topic.cpp) are
-# pure too, and unit-tested on their own.
+# pure protocol code, in edgeprov_dps.
 edgeprov_platform_sources(dps_transport_platform ${CMAKE_CURRENT_LIST_DIR}/sigpipe)
 edgeprov_add_library(edgeprov_dps_transport
   ${dps_transport_platform}
-  ${CMAKE_CURRENT_LIST_DIR}/transport.cpp
   ${CMAKE_CURRENT_LIST_DIR}/tls.cpp
   ${CMAKE_CURRENT_LIST_DIR}/proxy.cpp
   ${CMAKE_CURRENT_LIST_DIR}/https_transport.cpp
-  ${CMAKE_CURRENT_LIST_DIR}/mqtt_topic.cpp
   ${CMAKE_CURRENT_LIST_DIR}/mqtt_transport.cpp)
 target_link_libraries(edgeprov_dps_transport
   PUBLIC edgeprov_common edgeprov_asio ${edgeprov_paho_mqtt}

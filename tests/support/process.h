@@ -39,6 +39,9 @@ class Process {
   std::optional<ExitStatus> wait(std::chrono::milliseconds timeout);
   ExitStatus stop(std::chrono::milliseconds grace = std::chrono::seconds(5));  // SIGTERM then SIGKILL
   std::string output() const;  // everything captured so far
+  // Waits until the captured output contains `needle` (woken by each write to the log, not polling);
+  // false on timeout or when the process exits without writing it.
+  bool wait_for_output(const std::string& needle, std::chrono::milliseconds timeout);
   const std::filesystem::path& log_file() const { return log_file_; }
 
  private:

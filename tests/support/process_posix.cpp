@@ -6,7 +6,10 @@
 #include <netinet/in.h>
 #include <pwd.h>
 #include <signal.h>
+#include <poll.h>
+#include <sys/inotify.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -20,6 +23,7 @@
 #include <random>
 #include <sstream>
 #include <stdexcept>
+#include <system_error>
 #include <thread>
 
 extern char** environ;
@@ -143,11 +147,23 @@ void Process::signal(int sig) {
 }
 
 std::optional<ExitStatus> Process::wait(milliseconds timeout) {
+  if (!running()) return status_;
+  // A pidfd becomes readable when the child exits: the wait follows that event instead of polling.
+  const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0));
+  if (pidfd < 0) throw std::system_error(errno, std::generic_category(), "pidfd_open");
   const auto deadline = steady_clock::now() + timeout;
-  while (running()) {
-    if (steady_clock::now() >= deadline) return std::nullopt;
-    std::this_thread::sleep_for(milliseconds(10));
+  for (;;) {
+    const auto left = duration_cast<milliseconds>(deadline - steady_clock::now());
+    pollfd p{pidfd, POLLIN, 0};
+    const int ready = ::poll(&p, 1, static_cast<int>(std::max<long long>(left.count(), 0)));
+    if (ready < 0 && errno == EINTR) continue;
+    if (!running()) break;  // reaps it
+    if (ready == 0 || left.count() <= 0) {
+      ::close(pidfd);
+      return std::nullopt;
+    }
   }
+  ::close(pidfd);
   return status_;
 }
 
@@ -216,6 +232,65 @@ unsigned short free_loopback_port_pair() {
     if (a >= 0 && b >= 0) return p;
   }
   throw std::runtime_error("no pair of adjacent free loopback ports");
+}
+
+bool Process::wait_for_output(const std::string& needle, milliseconds timeout) {
+  const int fd = ::inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+  if (fd < 0) throw std::system_error(errno, std::generic_category(), "inotify_init1");
+  if (::inotify_add_watch(fd, log_file_.c_str(), IN_MODIFY | IN_CLOSE_WRITE) < 0) {
+    const int error = errno;
+    ::close(fd);
+    throw std::system_error(error, std::generic_category(), "inotify_add_watch " + log_file_.string());
+  }
+  const auto deadline = steady_clock::now() + timeout;
+  bool found = false;
+  for (;;) {
+    if (output().find(needle) != std::string::npos) {
+      found = true;
+      break;
+    }
+    if (!running()) break;
+    const auto left = duration_cast<milliseconds>(deadline - steady_clock::now());
+    if (left.count() <= 0) break;
+    pollfd p{fd, POLLIN, 0};
+    // A process that exits without writing again wakes nobody: look at it at least every 100 ms.
+    if (::poll(&p, 1, static_cast<int>(std::min<long long>(left.count(), 100))) > 0) {
+      char events[4096];
+      while (::read(fd, events, sizeof events) > 0) {
+      }
+    }
+  }
+  ::close(fd);
+  return found || output().find(needle) != std::string::npos;
+}
+
+bool wait_for_path(const fs::path& path, milliseconds timeout) {
+  // inotify on the parent directory: woken when an entry is created or moved there, never polling.
+  const int fd = ::inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+  if (fd < 0) throw std::system_error(errno, std::generic_category(), "inotify_init1");
+  const fs::path parent = path.has_parent_path() ? path.parent_path() : fs::path(".");
+  const bool watching = ::inotify_add_watch(fd, parent.c_str(), IN_CREATE | IN_MOVED_TO) >= 0;
+  const auto deadline = steady_clock::now() + timeout;
+  bool found = false;
+  for (;;) {
+    std::error_code ec;
+    if (fs::exists(path, ec)) {
+      found = true;
+      break;
+    }
+    const auto left = duration_cast<milliseconds>(deadline - steady_clock::now());
+    if (left.count() <= 0) break;
+    pollfd p{fd, POLLIN, 0};
+    // Without a watch (the directory does not exist yet) look again after a short while.
+    const int ready = ::poll(&p, 1, watching ? static_cast<int>(left.count()) : 20);
+    if (ready > 0) {
+      char events[4096];
+      while (::read(fd, events, sizeof events) > 0) {
+      }
+    }
+  }
+  ::close(fd);
+  return found;
 }
 
 bool wait_for_tcp(const std::string& host, unsigned short port, milliseconds timeout) {
