@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The Windows test command: install the cross toolchain and Wine, cross-build the dependencies (cached in
-# ${EDGEPROV_WIN_DEPS:-/var/cache/edgeprov-win-deps}; minutes when cold, seconds when warm), build
-# edgeprov for x86_64 Windows (preset `windows`, build-windows/) and its installer, build the Linux
-# edgeprovctl and dps-emulator the TPM and provisioning scenarios use (build/), and run the Windows tests
-# under Wine.
+# ${EDGEPROV_WIN_DEPS:-/var/cache/edgeprov-win-deps}; minutes when cold, seconds when warm; Paho MQTT from
+# the repository's vendor/, or from $EDGEPROV_VENDOR_DIR), build edgeprov for x86_64 Windows (preset
+# `windows`, build-windows/) and its installer, build the Linux edgeprovctl and dps-emulator the TPM and
+# provisioning scenarios use (build/), and run the Windows tests under Wine.
 # Usage: scripts/windows/test.sh [unit_NAME...]   e.g. scripts/windows/test.sh unit_config (default: all)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
