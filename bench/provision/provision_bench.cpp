@@ -494,8 +494,9 @@ int main(int argc, char** argv) {
     fmt::print("\nLoad average at the end: {}\n", load_average());
     fmt::print(
         "\nMethod: total = spawn → first `provisioned` answer to `status` (polled every 1 ms over the socket);\n"
-        "TPM = the service's TPM work for one registration (EK/SRK creation, challenge import, SAS signature,\n"
-        "hub key import) replayed through tpm::Worker on a twin swtpm with the same seeds, before edgeprovd runs;\n"
+        "TPM = the service's TPM work for one registration (EK/SRK creation, challenge key load, SAS\n"
+        "signature, hub key load and persist) replayed through tpm::Worker on a twin swtpm with the same seeds,\n"
+        "before edgeprovd runs;\n"
         "emulator = the handling times dps-emulator logs per request; waiting = the poll interval the client\n"
         "must keep (dps::poll_interval of the Retry-After sent), counted at its nominal value; rest = total\n"
         "minus those three. CPU time and run-queue delay: /proc/PID/task/*/schedstat of edgeprovd at the\n"
