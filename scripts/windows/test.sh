@@ -8,8 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-scripts/setup-debian.sh        # the Debian headers the Windows build shares (Boost, JSON, CLI11, toml++)
-scripts/windows/setup-cross.sh
+scripts/windows/setup-cross.sh  # with the packages of scripts/setup-debian.sh: the Windows build shares its headers
 scripts/windows/build-deps.sh
 export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1
 # The cross-builds yield to the Linux work on a shared machine.
