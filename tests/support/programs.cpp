@@ -860,14 +860,13 @@ std::vector<CmakeToken> cmake_tokens(std::string_view s) {
   return tokens;
 }
 
-// CMake variables naming a program that CMake runs.
-bool names_a_tool(std::string_view variable) {
+}  // namespace
+
+bool cmake_names_a_tool(std::string_view variable) {
   return (variable.starts_with("CMAKE_") && (variable.ends_with("_COMPILER") || variable.ends_with("_COMPILER_LAUNCHER"))) ||
          variable == "CMAKE_AR" || variable == "CMAKE_RANLIB" || variable == "CMAKE_STRIP" || variable == "CMAKE_LINKER" ||
          variable == "CMAKE_MAKE_PROGRAM" || variable == "CMAKE_OBJCOPY" || variable == "CMAKE_NM";
 }
-
-}  // namespace
 
 std::vector<ShellCommand> cmake_programs(std::string_view text) {
   const auto tokens = cmake_tokens(text);
@@ -901,7 +900,7 @@ std::vector<ShellCommand> cmake_programs(std::string_view text) {
     } else if (call && (t.text == "set" || t.text == "SET") && k + 3 < tokens.size() && tokens[k + 3].text != ")") {
       const std::string& variable = tokens[k + 2].text;
       variables[variable] = expand(tokens[k + 3].text);
-      if (names_a_tool(variable)) add(tokens[k + 3]);
+      if (cmake_names_a_tool(variable)) add(tokens[k + 3]);
     } else if (call && t.text == "find_program" && k + 3 < tokens.size()) {
       std::size_t j = k + 3;  // after the result variable
       if (tokens[j].text == "NAMES") {

@@ -96,6 +96,9 @@ ShellScan scan_shell(std::string_view text);
 // file's own set(VAR value) replaced. What CMake runs by itself (the generator, the compilers it finds,
 // pkg-config, CPack's makensis) is not written in the files: scripts/debian-packages.txt lists it by hand.
 std::vector<ShellCommand> cmake_programs(std::string_view text);
+// Whether a CMake variable names a program CMake runs (CMAKE_CXX_COMPILER, CMAKE_AR, …): also read in
+// CMakePresets.json's cacheVariables.
+bool cmake_names_a_tool(std::string_view variable);
 
 // The programs an argv runs by name: argv[0] when it has no '/', what it runs in turn (timeout 2 stdbuf
 // -o0 mosquitto_pub …), and the commands of an `sh -c SCRIPT`.

@@ -11,6 +11,7 @@
 
 #include <catch2/catch_test_macros.hpp>
 #include <catch2/matchers/catch_matchers_string.hpp>
+#include <nlohmann/json.hpp>
 
 #include "tests/support/process.h"
 #include "tests/support/programs.h"
@@ -325,4 +326,28 @@ TEST_CASE("every program the CMake files run is in scripts/debian-packages.txt")
   INFO(report);
   CHECK(problems.empty());
   CHECK(checked >= 5);  // git, ccache and the mingw toolchain's tools at least
+}
+
+TEST_CASE("every compiler or tool CMakePresets.json names is in scripts/debian-packages.txt") {
+  const auto list = PackageList::load();
+  const auto presets = nlohmann::json::parse(read_file(source_dir() / "CMakePresets.json"));
+  std::vector<std::string> problems;
+  const auto configure_presets = presets.value("configurePresets", nlohmann::json::array());
+  REQUIRE(configure_presets.size() >= 4);
+  for (const auto& preset : configure_presets) {
+    const std::string name = preset.value("name", "");
+    const bool windows = name.find("windows") != std::string::npos;
+    const auto variables = preset.value("cacheVariables", nlohmann::json::object());
+    for (const auto& [variable, value] : variables.items()) {
+      if (!cmake_names_a_tool(variable) || !value.is_string()) continue;
+      const std::string program = fs::path(value.get<std::string>()).filename().string();
+      if (!allowed(list.provider(program), windows))
+        problems.push_back("CMakePresets.json: the preset " + name + " sets " + variable + " to `" + program + "`, which " +
+                           std::string(package_list_path) + " does not list for it: " + how_to_list(program, windows));
+    }
+  }
+  std::string report;
+  for (const auto& p : problems) report += p + "\n";
+  INFO(report);
+  CHECK(problems.empty());
 }
