@@ -250,7 +250,7 @@ class Scanner {
     inner.scan();
   }
 
-  // A list of commands up to `end`: '\0' (the end of the text), ')' ($(…) and subshells) or '`'.
+  // A list of commands up to `end`: '\0' (the end of the text) or ')' ($(…), subshells).
   void parse_list(char end) {
     std::vector<Word> words;
     bool test_expression = false;  // inside [[ … ]]: && || ( ) < > are part of the test
