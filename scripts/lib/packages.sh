@@ -136,7 +136,8 @@ check_programs() {
     [[ $owners == "diversion by"* ]] && continue
     [ -n "${wanted[$file]:-}" ] || file=/usr$file
     [ -n "${wanted[$file]:-}" ] || continue
-    owners=", ${owners//:amd64/}, "
+    while [[ $owners =~ ^(.*):[a-z0-9]+(,.*)?$ ]]; do owners=${BASH_REMATCH[1]}${BASH_REMATCH[2]}; done  # pkg:arch
+    owners=", $owners, "
     [[ $owners == *", ${wanted[$file]}, "* ]] ||
       problems+=("${where[$file]}: $file comes from the package ${owners:2:-2}, not ${wanted[$file]}")
   done < <(dpkg-query -S "${asked[@]}" 2>/dev/null || true)
