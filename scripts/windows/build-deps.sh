@@ -47,7 +47,8 @@ deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.de
 deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian bookworm-backports main
 deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie main
 SRC
-  apt-get "${apt_opts[@]}" update -qq
+  echo "build-deps: apt-get update of the Debian source index (into $apt_dir)" >&2
+  logged apt-update apt-get "${apt_opts[@]}" update
   apt_ready=1
 }
 
