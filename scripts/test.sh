@@ -5,30 +5,39 @@
 #        scripts/test.sh [ctest args]     only the Linux tests, filtered, e.g. scripts/test.sh -L unit
 #        EDGEPROV_TEST_WINDOWS=0 scripts/test.sh   everything but the Windows tests
 #        EDGEPROV_TEST_PACKAGE=0 scripts/test.sh   everything but the .deb's test in a Debian chroot
+# Each part says how long it took; docs/building.md says what each costs on a fresh 2-core machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-start=$(date +%s)
-scripts/setup-debian.sh
+start=$SECONDS
+mark=$SECONDS
+took() {  # took WHAT: how long since the previous mark
+  echo "test: $1 took $((SECONDS - mark)) s"
+  mark=$SECONDS
+}
+scripts/setup-debian.sh  # installs what is missing, then names any program of the list that is not on PATH
+took "the set-up"
 export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1
 cmake --preset ci
 cmake --build --preset ci
+took "the Linux build"
 ctest --preset ci "$@"
+took "the Linux tests"
 # The .deb, installed, checked, removed and purged in a fresh Debian chroot (tests/package/run.sh); not
 # in a filtered run. EDGEPROV_TEST_PACKAGE=0 leaves it out.
 if [ $# -eq 0 ] && [ "${EDGEPROV_TEST_PACKAGE:-1}" != 0 ]; then
   cmake --build --preset ci --target package
   tests/package/run.sh
+  took "the package's test in a fresh Debian chroot"
 fi
-linux=$(( $(date +%s) - start ))
-echo "test: the Linux build and its tests took $linux s"
+linux=$((SECONDS - start))
 
 # A filtered run is a quick check of the Linux build: the Windows tests need a second, cross-compiled
 # build (minutes when cold) and run only in a full run.
 if [ $# -gt 0 ] || [ "${EDGEPROV_TEST_WINDOWS:-1}" = 0 ]; then
-  echo "test: the Windows tests under Wine were not run (scripts/windows/test.sh runs them)"
+  echo "test: the Windows tests under Wine were not run (scripts/windows/test.sh runs them); all passed in $linux s"
   exit 0
 fi
 scripts/windows/test.sh
-echo "test: the Windows build and its tests under Wine took $(( $(date +%s) - start - linux )) s;" \
-  "all tests passed in $(( $(date +%s) - start )) s"
+echo "test: the Windows set-up, build and tests under Wine took $((SECONDS - start - linux)) s;" \
+  "all tests passed in $((SECONDS - start)) s"
