@@ -49,8 +49,15 @@ cleanup() {
 trap cleanup EXIT
 tar -C "$root" -xf "$base"
 chmod 755 "$root"
-printf 'deb http://deb.debian.org/debian bookworm main\ndeb http://deb.debian.org/debian bookworm-updates main\ndeb http://deb.debian.org/debian-security bookworm-security main\n' \
-  >"$root/etc/apt/sources.list"
+# The Debian archive this machine uses (its mirror, and its proxy if apt has one), else deb.debian.org.
+if [ -s /etc/apt/sources.list.d/debian.sources ]; then
+  rm -f "$root/etc/apt/sources.list"
+  cp /etc/apt/sources.list.d/debian.sources "$root/etc/apt/sources.list.d/"
+else
+  printf 'deb http://deb.debian.org/debian bookworm main\ndeb http://deb.debian.org/debian bookworm-updates main\n' \
+    >"$root/etc/apt/sources.list"
+fi
+apt-config dump | grep -E '^Acquire::(http|https)::Proxy' >"$root/etc/apt/apt.conf.d/01edgeprov-test-proxy" || true
 cp -L /etc/resolv.conf "$root/etc/resolv.conf"
 for m in proc sys dev dev/pts; do
   mkdir -p "$root/$m"; mount --bind "/$m" "$root/$m"; mounted+=("$root/$m")

@@ -57,8 +57,10 @@ CheckRun check_config(const fs::path& config, std::vector<std::string> extra = {
   return parse(run({.argv = args}, 60s));
 }
 
-// A symmetric-key device reaching DPS at `endpoint` and trusting `ca`; nothing of it runs.
-fs::path write_device_config(const TempDir& dir, const std::string& endpoint, const fs::path& ca) {
+// A symmetric-key device reaching DPS at `endpoint` (through `proxy` when set) and trusting `ca`; nothing
+// of it runs.
+fs::path write_device_config(const TempDir& dir, const std::string& endpoint, const fs::path& ca,
+                             const std::string& proxy = {}) {
   const auto file = dir / "config.toml";
   write_file(file, fmt::format(R"([provisioning]
 source = "dps"
@@ -72,16 +74,20 @@ symmetric_key = {{ value = "Y2hlY2stZGV2aWNlLWtleS1mb3ItdGVzdHMtb25seSE=" }}
 
 [edgeprov.dps]
 trusted_ca = "{}"
-
+{}
 [edgeprov.ipc]
 endpoint = "{}"
 
 [edgeprov.state]
 dir = "{}"
 )",
-                               endpoint, ca.string(), (dir / "edgeprov.sock").string(), (dir / "state").string()));
+                               endpoint, ca.string(), proxy.empty() ? "" : fmt::format("proxy = \"{}\"\n", proxy),
+                               (dir / "edgeprov.sock").string(), (dir / "state").string()));
   return file;
 }
+
+// A device key made up for these tests (base64 of 32 bytes).
+constexpr const char* device_key = "Y2hlY2stc3RhdGUta2V5LWZvci10ZXN0cy1vbmx5LTEyMzQ=";
 
 bool service_account_exists() { return run({.argv = {"getent", "passwd", "edgeprov"}}).status.code == 0; }
 
@@ -250,4 +256,63 @@ TEST_CASE("check compares this clock with the server's Date header") {
     auto server = server_with(std::nullopt);
     CHECK(run_against(*server).result("dps.clock-skew") == "warning");
   }
+}
+
+TEST_CASE("check reaches DPS through the configured proxy, and names the step a refusing proxy stops") {
+  TempDir dir;
+  fs::create_directories(dir / "pki");
+  const auto pki = make_test_pki(dir / "pki");
+  TestHttpsServer server({.identity = pki.server});
+  TestConnectProxy proxy("alice", "pr0xy-s3cret");
+  const auto endpoint = fmt::format("https://localhost:{}/", server.port());
+  const auto proxy_url = [&](const std::string& password) {
+    return fmt::format("http://alice:{}@127.0.0.1:{}", password, proxy.port());
+  };
+
+  auto r = check_config(write_device_config(dir, endpoint, pki.ca, proxy_url("pr0xy-s3cret")), {"--only", "dps"});
+  CHECK(r.result("dps.dns") == "ok");
+  CHECK_THAT(r.text("dps.dns", "message"), ContainsSubstring("the proxy"));
+  CHECK(r.result("dps.tcp") == "ok");
+  CHECK_THAT(r.text("dps.tcp", "message"),
+             ContainsSubstring(fmt::format("through the proxy http://127.0.0.1:{}", proxy.port())));
+  CHECK(r.result("dps.tls") == "ok");  // TLS end to end through the tunnel, verified against the configured CA
+  CHECK(proxy.tunnels() == 1);
+  CHECK(proxy.targets() == std::vector<std::string>{fmt::format("localhost:{}", server.port())});
+  CHECK_THAT(r.output, !ContainsSubstring("pr0xy-s3cret"));
+
+  r = check_config(write_device_config(dir, endpoint, pki.ca, proxy_url("wr0ng-s3cret")), {"--only", "dps"});
+  CHECK(proxy.refusals() == 1);
+  CHECK(r.result("dps.tcp") == "error");
+  CHECK_THAT(r.text("dps.tcp", "cause"), ContainsSubstring("407"));
+  CHECK_THAT(r.text("dps.tcp", "fix"), ContainsSubstring("proxy"));
+  CHECK(r.result("dps.tls") == "skipped");
+  CHECK(r.exit_code == 11);
+  CHECK_THAT(r.output, !ContainsSubstring("wr0ng-s3cret"));
+}
+
+TEST_CASE("check finds an assignment persisted for other settings than the configuration's") {
+  ProvisioningWorld world({.tpm = false, .emulator_args = {}});
+  world.enroll_symmetric_key("check-state", device_key);
+  world.init({.attestation = Attestation::symmetric_key, .registration_id = "check-state",
+              .symmetric_key = device_key});
+  world.start_daemon();
+  world.wait_for_state("provisioned", 30s);
+  REQUIRE(world.stop_daemon().code == 0);
+  auto r = check(world, {"--only", "state"});
+  CHECK(r.result("state.consistent") == "ok");
+
+  // The operator points the device at another id scope: the persisted assignment no longer matches.
+  const auto perms = fs::status(world.config_file()).permissions();
+  auto text = read_file(world.config_file());
+  const auto at = text.find(world_id_scope);
+  REQUIRE(at != std::string::npos);
+  text.replace(at, std::string(world_id_scope).size(), "0ne0000BBBB");
+  write_file(world.config_file(), text);
+  fs::permissions(world.config_file(), perms);
+  r = check(world, {"--only", "state"});
+  CHECK(r.result("state.consistent") == "warning");
+  CHECK_THAT(r.text("state.consistent", "cause"),
+             ContainsSubstring(fmt::format("id_scope \"{}\" (configured: \"0ne0000BBBB\")", world_id_scope)));
+  CHECK_THAT(r.text("state.consistent", "fix"), ContainsSubstring("at its next start"));
+  CHECK(r.exit_code == 10);
 }
