@@ -670,7 +670,7 @@ std::uint32_t getcap_variable(test::Swtpm& swtpm, const std::string& name) {
 // times. Each such start counts one failed authorization against DA-protected keys.
 void lose_power_after_signing(test::Swtpm& swtpm, tpm::Worker& worker, int losses) {
   for (int i = 0; i < losses; ++i) {
-    worker.sign(to_bytes("before the power loss"));
+    worker.sign(tpm::PersistedKey{}, to_bytes("before the power loss"));
     swtpm.kill();
     swtpm.restart();
   }
@@ -701,7 +701,7 @@ TEST_CASE("power lost three times after the DPS key was used locks it out; the e
 
   std::optional<tpm::Error> failure;
   try {
-    worker.sign(to_bytes("after three power losses"));
+    worker.sign(tpm::PersistedKey{}, to_bytes("after three power losses"));
   } catch (const tpm::Error& e) {
     failure = e;
   }
@@ -732,7 +732,7 @@ TEST_CASE("power lost three times after the DPS key was used locks it out; the e
   CHECK(getcap_variable(world.swtpm, "TPM2_PT_LOCKOUT_COUNTER") == 0);
 
   // The same worker signs again: nothing in edgeprov remembers the lockout.
-  CHECK_NOTHROW(worker.sign(to_bytes("after the lockout was cleared")));
+  CHECK_NOTHROW(worker.sign(tpm::PersistedKey{}, to_bytes("after the lockout was cleared")));
   CHECK(worker.info().dictionary_attack == tpm::DictionaryAttackState{.counter = 0, .max_tries = 3,
                                                                         .interval_seconds = 1000,
                                                                         .recovery_seconds = 600,
@@ -744,7 +744,7 @@ TEST_CASE("a locked-out key signs again by itself once the TPM has forgotten eno
   LockoutWorld world(2, 1000);
   tpm::Worker worker(options_for(world.swtpm));
   lose_power_after_signing(world.swtpm, worker, 2);
-  CHECK_THROWS_AS(worker.sign(to_bytes("locked")), tpm::Error);
+  CHECK_THROWS_AS(worker.sign(tpm::PersistedKey{}, to_bytes("locked")), tpm::Error);
   CHECK(worker.info().dictionary_attack.in_lockout);
 
   // Shorten the interval to one second (the counter stays: TPM2_DictionaryAttackParameters leaves it), then
@@ -763,7 +763,7 @@ TEST_CASE("a locked-out key signs again by itself once the TPM has forgotten eno
   }
   CHECK_FALSE(state.in_lockout);
   CHECK(state.counter < 2);
-  CHECK_NOTHROW(worker.sign(to_bytes("recovered")));
+  CHECK_NOTHROW(worker.sign(tpm::PersistedKey{}, to_bytes("recovered")));
 }
 
 TEST_CASE("the manufacturer's EK certificate in NV is read and matches the EK; a replaced EK does not") {
