@@ -57,7 +57,9 @@ else
   printf 'deb http://deb.debian.org/debian bookworm main\ndeb http://deb.debian.org/debian bookworm-updates main\n' \
     >"$root/etc/apt/sources.list"
 fi
-apt-config dump | grep -E '^Acquire::(http|https)::Proxy' >"$root/etc/apt/apt.conf.d/01edgeprov-test-proxy" || true
+# (Named without "edgeprov": after purge, no file of that name may be left.)
+proxy=$(apt-config dump | grep -E '^Acquire::(http|https)::Proxy' || true)
+[ -z "$proxy" ] || echo "$proxy" >"$root/etc/apt/apt.conf.d/01proxy"
 cp -L /etc/resolv.conf "$root/etc/resolv.conf"
 for m in proc sys dev dev/pts; do
   mkdir -p "$root/$m"; mount --bind "/$m" "$root/$m"; mounted+=("$root/$m")
