@@ -410,7 +410,7 @@ TEST_CASE("exit codes: 0 when nothing is wrong, 10 with warnings only, 11 with a
   CHECK(ctl::exit_code::check_errors == 11);
 }
 
-TEST_CASE("--only selects whole groups or single ids, never a prefix of a word") {
+TEST_CASE("check --only selects whole groups or single ids, never a prefix of a word") {
   const auto ids = [](const std::vector<Check>& checks) {
     std::vector<std::string> out;
     for (const auto& c : checks) out.emplace_back(c.id);
@@ -422,7 +422,7 @@ TEST_CASE("--only selects whole groups or single ids, never a prefix of a word")
   CHECK(select({}).size() == catalogue().size());
 }
 
-TEST_CASE("--json lists every check with its result and counts them") {
+TEST_CASE("check --json lists every check with its result and counts them") {
   const std::vector<Result> results = {{"config.load", Verdict::ok, "loaded x", "", ""},
                                        {"tpm.lockout", Verdict::error, "locked", "why", "what"}};
   const auto j = results_json(results);
