@@ -72,4 +72,64 @@ std::optional<SystemTime> parse_rfc3339(std::string_view s) {
   return time_point_cast<system_clock::duration>(local - offset);
 }
 
+namespace {
+constexpr std::string_view weekday_names[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+constexpr std::string_view month_names[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                            "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+}  // namespace
+
+std::string to_http_date(SystemTime t) {
+  const auto s = floor<seconds>(t);
+  const auto day = floor<days>(s);
+  const year_month_day ymd{day};
+  const hh_mm_ss hms{s - day};
+  const weekday wd{day};
+  return fmt::format("{}, {:02} {} {:04} {:02}:{:02}:{:02} GMT", weekday_names[wd.c_encoding()],
+                     static_cast<unsigned>(ymd.day()), month_names[static_cast<unsigned>(ymd.month()) - 1],
+                     static_cast<int>(ymd.year()), hms.hours().count(), hms.minutes().count(), hms.seconds().count());
+}
+
+std::optional<SystemTime> parse_http_date(std::string_view s) {
+  // "Sun, 06 Nov 1994 08:49:37 GMT": 29 characters at fixed positions.
+  if (s.size() != 29 || s.substr(3, 2) != ", " || s[7] != ' ' || s[11] != ' ' || s[16] != ' ' || s[19] != ':' ||
+      s[22] != ':' || s.substr(25) != " GMT")
+    return std::nullopt;
+  const auto named = [](std::string_view name, const auto& names) -> int {
+    for (std::size_t i = 0; i < std::size(names); ++i)
+      if (names[i] == name) return static_cast<int>(i);
+    return -1;
+  };
+  const int wd = named(s.substr(0, 3), weekday_names);
+  const int mo = named(s.substr(8, 3), month_names);
+  int d, y, h, mi, sec;
+  if (wd < 0 || mo < 0 || !read_int(s, 5, 2, d) || !read_int(s, 12, 4, y) || !read_int(s, 17, 2, h) ||
+      !read_int(s, 20, 2, mi) || !read_int(s, 23, 2, sec))
+    return std::nullopt;
+  const year_month_day ymd{year{y}, month{static_cast<unsigned>(mo + 1)}, day{static_cast<unsigned>(d)}};
+  if (!ymd.ok() || h > 23 || mi > 59 || sec > 60) return std::nullopt;
+  if (weekday{sys_days{ymd}}.c_encoding() != static_cast<unsigned>(wd)) return std::nullopt;
+  return time_point_cast<system_clock::duration>(sys_days{ymd} + hours{h} + minutes{mi} + seconds{sec});
+}
+
+std::string duration_text(seconds duration) {
+  long long left = duration.count();
+  const char* sign = left < 0 ? "-" : "";
+  if (left < 0) left = -left;
+  struct Unit {
+    long long seconds;
+    const char* name;
+  };
+  constexpr Unit units[] = {{86400, "d"}, {3600, "h"}, {60, "min"}, {1, "s"}};
+  std::string out;
+  int shown = 0;
+  for (const auto& unit : units) {
+    const long long n = left / unit.seconds;
+    left %= unit.seconds;
+    if (n == 0 && shown == 0) continue;
+    if (n != 0) out += fmt::format("{}{} {}", out.empty() ? "" : " ", n, unit.name);
+    if (++shown == 2) break;
+  }
+  return out.empty() ? "0 s" : sign + out;
+}
+
 }  // namespace edgeprov

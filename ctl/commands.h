@@ -26,5 +26,6 @@ void add_tpm_command(CLI::App& app, const GlobalOptions& global, Runner& run);
 void add_reprovision_command(CLI::App& app, const GlobalOptions& global, Runner& run);
 void add_wait_command(CLI::App& app, const GlobalOptions& global, Runner& run);
 void add_identity_command(CLI::App& app, const GlobalOptions& global, Runner& run);
+void add_check_command(CLI::App& app, const GlobalOptions& global, Runner& run);
 
 }  // namespace edgeprov::ctl

@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
   add_reprovision_command(app, global, run);
   add_wait_command(app, global, run);
   add_identity_command(app, global, run);
+  add_check_command(app, global, run);
 
   try {
     app.parse(argc, argv);

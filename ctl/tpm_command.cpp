@@ -14,6 +14,7 @@
 #include "ctl/output.h"
 #include "edge-config/config.h"
 #include "ipc/client.h"
+#include "service/tpm_methods.h"
 #include "tpm/device.h"
 #include "tpm/json.h"
 
@@ -80,12 +81,7 @@ int info_from_tpm(const GlobalOptions& global, const TpmInfoOptions& options) {
   const bool explicit_config = !global.config_file.empty();
   if (explicit_config || std::ifstream(file)) {
     try {
-      const auto config = config::load(file);
-      tpm_options.tcti = config.tpm.tcti;
-      tpm_options.auth_key_index = config.tpm.auth_key_index;
-      tpm_options.endorsement_auth = config.tpm.endorsement_auth;
-      tpm_options.owner_auth = config.tpm.owner_auth;
-      tpm_options.config_file = file.string();
+      tpm_options = service::tpm_options(config::load(file));
     } catch (const config::ConfigError& e) {
       std::cerr << "edgeprovctl: " << e.what() << "\n";
       return exit_code::config_error;

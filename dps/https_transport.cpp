@@ -360,6 +360,7 @@ class HttpsTransport::Impl : public std::enable_shared_from_this<Impl> {
     response.status = static_cast<int>(message.result_int());
     response.retry_after = std::string(message[http::field::retry_after]);
     response.content_type = std::string(message[http::field::content_type]);
+    response.date = std::string(message[http::field::date]);
     response.body = std::move(message.body());
     if (!message.keep_alive()) close_stream();
     request_ = {};

@@ -43,6 +43,7 @@ struct HttpResponse {
   int status = 0;
   std::string retry_after;   // the Retry-After header as sent ("" when absent)
   std::string content_type;
+  std::string date;          // the Date header as sent ("" when absent): the server's clock
   std::string body;
 };
 

@@ -12,6 +12,10 @@ namespace edgeprov::config {
 enum class FileAccess {
   shared_readable,  // POSIX 0644; Windows SYSTEM + Administrators full, Users read
   owner_only,       // POSIX 0600; Windows SYSTEM + Administrators only — for files that hold a secret
+  // A secret the service must read (a configuration with a key): as owner_only, and on POSIX, when written
+  // by root while the service's account (Defaults::service_account) exists, owned by that account — root
+  // reads everything anyway, and the service runs as that account.
+  service_secret,
 };
 
 // The target exists and replacing it was not asked for.

@@ -2,12 +2,17 @@
 // wanted mode (umask must not widen or narrow it), fsync, then rename (replace) or link (no replace:
 // link(2) fails with EEXIST atomically, so a file created meanwhile is never clobbered), fsync the dir.
 #include "edge-config/atomic_file.h"
+#include "edge-config/config.h"
 
 #include <cerrno>
+#include <optional>
+#include <utility>
+#include <vector>
 #include <string>
 #include <system_error>
 
 #include <fcntl.h>
+#include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -58,6 +63,18 @@ void write_all(int fd, std::string_view content, const std::filesystem::path& pa
   }
 }
 
+// The uid and primary gid of the service's account, when it exists (the package creates it).
+std::optional<std::pair<uid_t, gid_t>> service_account() {
+  const std::string& name = defaults().service_account;
+  if (name.empty()) return std::nullopt;
+  std::vector<char> buffer(16 * 1024);
+  passwd entry{};
+  passwd* found = nullptr;
+  if (getpwnam_r(name.c_str(), &entry, buffer.data(), buffer.size(), &found) != 0 || found == nullptr)
+    return std::nullopt;
+  return std::pair{found->pw_uid, found->pw_gid};
+}
+
 void sync_directory(const std::filesystem::path& dir) {
   const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return;  // best effort: the rename itself already happened
@@ -77,8 +94,12 @@ void write_file_atomically(const std::filesystem::path& file, std::string_view c
   if (!replace && std::filesystem::exists(std::filesystem::symlink_status(target))) throw FileExistsError(file);
 
   TempFile temp(target);
-  const mode_t mode = access == FileAccess::owner_only ? 0600 : 0644;
+  const mode_t mode = access == FileAccess::shared_readable ? 0644 : 0600;
   if (::fchmod(temp.fd(), mode) != 0) throw_errno(errno, "cannot set the permissions of", temp.path());
+  if (access == FileAccess::service_secret && ::geteuid() == 0) {
+    if (const auto owner = service_account(); owner && ::fchown(temp.fd(), owner->first, owner->second) != 0)
+      throw_errno(errno, "cannot give the service's account", temp.path());
+  }
   write_all(temp.fd(), content, temp.path());
   if (::fsync(temp.fd()) != 0) throw_errno(errno, "cannot flush", temp.path());
   temp.close();

@@ -22,7 +22,7 @@ namespace {
 
 // P = protected (no inherited entries); SY = LocalSystem, BA = Administrators, BU = Users.
 const wchar_t* sddl_for(FileAccess access) {
-  return access == FileAccess::owner_only ? L"D:P(A;;FA;;;SY)(A;;FA;;;BA)"
+  return access != FileAccess::shared_readable ? L"D:P(A;;FA;;;SY)(A;;FA;;;BA)"
                                           : L"D:P(A;;FA;;;SY)(A;;FA;;;BA)(A;;FR;;;BU)";
 }
 

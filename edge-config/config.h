@@ -118,6 +118,9 @@ struct Defaults {
   std::string ipc_endpoint;           // /run/edgeprov/edgeprov.sock · \\.\pipe\edgeprov
   std::string tcti;                   // device:/dev/tpmrm0 · tbs
   std::string start_service;          // systemctl enable --now edgeprovd · Start-Service edgeprov
+  // The account the installed service runs as (the Linux package's system user, whose group also lets
+  // local users reach the endpoint); "" on Windows, where it runs as LocalSystem.
+  std::string service_account;        // edgeprov · ""
 };
 const Defaults& defaults();
 

@@ -123,7 +123,7 @@ Config write_config(const std::filesystem::path& file, const InitOptions& option
     // The line would be one of a text never written: the key alone names the option at fault.
     throw ConfigError(e.file(), std::nullopt, e.key(), e.problem(), e.fix());
   }
-  write_file_atomically(file, text, holds_secret(options) ? FileAccess::owner_only : FileAccess::shared_readable,
+  write_file_atomically(file, text, holds_secret(options) ? FileAccess::service_secret : FileAccess::shared_readable,
                         replace);
   return load(file);
 }

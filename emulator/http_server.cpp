@@ -14,6 +14,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include "common/time.h"
 #include "emulator/faults.h"
 
 namespace edgeprov::emulator {
@@ -46,8 +47,15 @@ Bytes der_of(X509* cert) {
   return der;
 }
 
+// Every answer carries the server's clock, as real servers do: clients compare it with theirs
+// (`edgeprovctl check`, dps.clock-skew).
+void set_date(http::response<http::string_body>& response) {
+  response.set(http::field::date, to_http_date(std::chrono::system_clock::now()));
+}
+
 http::response<http::string_body> plain_error(unsigned status, const std::string& message) {
   http::response<http::string_body> response{static_cast<http::status>(status), 11};
+  set_date(response);
   response.set(http::field::content_type, "application/json; charset=utf-8");
   response.body() = R"({"errorCode":)" + std::to_string(status) + R"(000,"message":")" + message + R"("})";
   response.keep_alive(false);
@@ -83,6 +91,7 @@ asio::awaitable<void> serve(std::shared_ptr<HttpServer::State> state, Stream& st
     switch (action.kind) {
       case HttpAction::Kind::respond: {
         action.response.keep_alive(keep_alive);
+        if (action.response.find(http::field::date) == action.response.end()) set_date(action.response);
         action.response.prepare_payload();
         auto [write_error, written] = co_await http::async_write(stream, action.response, use_tuple);
         if (write_error || !keep_alive) co_return;

@@ -4,6 +4,7 @@
 # Usage: scripts/test.sh                  everything
 #        scripts/test.sh [ctest args]     only the Linux tests, filtered, e.g. scripts/test.sh -L unit
 #        EDGEPROV_TEST_WINDOWS=0 scripts/test.sh   everything but the Windows tests
+#        EDGEPROV_TEST_PACKAGE=0 scripts/test.sh   everything but the .deb's test in a Debian chroot
 # Each part says how long it took; docs/building.md says what each costs on a fresh 2-core machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,6 +23,18 @@ cmake --build --preset ci
 took "the Linux build"
 ctest --preset ci "$@"
 took "the Linux tests"
+# The .deb, installed, checked, removed and purged in a fresh Debian chroot (tests/package/run.sh); not
+# in a filtered run. EDGEPROV_TEST_PACKAGE=0 leaves it out.
+# It needs root (debootstrap, mount, chroot), as CI has.
+if [ $# -eq 0 ] && [ "${EDGEPROV_TEST_PACKAGE:-1}" != 0 ]; then
+  if [ "$(id -u)" -eq 0 ]; then
+    cmake --build --preset ci --target package
+    tests/package/run.sh
+    took "the package's test in a fresh Debian chroot"
+  else
+    echo "test: the package's test was not run: it needs root (sudo tests/package/run.sh after cmake --build build --target package)"
+  fi
+fi
 linux=$((SECONDS - start))
 
 # A filtered run is a quick check of the Linux build: the Windows tests need a second, cross-compiled

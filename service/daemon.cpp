@@ -67,12 +67,22 @@ void Daemon::start() {
 
 void Daemon::run() { io_.run(); }
 
+void Daemon::keep_alive(std::chrono::microseconds period, std::function<void()> ping) {
+  keep_alive_timer_.expires_after(period);
+  keep_alive_timer_.async_wait([this, period, ping = std::move(ping)](const boost::system::error_code& ec) mutable {
+    if (ec || stopping_) return;
+    ping();
+    keep_alive(period, std::move(ping));
+  });
+}
+
 void Daemon::request_stop() {
   boost::asio::post(io_, [this] {
     if (stopping_) return;
     stopping_ = true;
     spdlog::info("stopping: closing {}", config_.ipc.endpoint);
     provisioner_.stop();
+    keep_alive_timer_.cancel();
     server_.stop();
     // Connections are closed and nothing else runs on this context: end run() without waiting for
     // handlers of closed sockets.

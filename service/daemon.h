@@ -3,9 +3,11 @@
 // sd_notify, or the SCM) and never reach inside; it never knows which service manager runs it.
 #pragma once
 #include <chrono>
+#include <functional>
 #include <memory>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include "edge-config/config.h"
 #include "ipc/dispatcher.h"
@@ -43,6 +45,9 @@ class Daemon {
   void run();
   // Closes the endpoint (removing the socket file) and ends run(). Safe from any thread.
   void request_stop();
+  // Calls `ping` every `period` from the io thread (systemd's WATCHDOG=1): a handler that blocks the io
+  // thread stops the pings, and the service manager restarts the service. Call before run().
+  void keep_alive(std::chrono::microseconds period, std::function<void()> ping);
 
   boost::asio::io_context& io() { return io_; }
   const config::Config& config() const { return config_; }
@@ -58,6 +63,7 @@ class Daemon {
   Provisioner provisioner_;
   ipc::Dispatcher dispatcher_;
   ipc::Server server_;
+  boost::asio::steady_timer keep_alive_timer_{io_};
   bool stopping_ = false;  // touched on the io thread only
 };
 

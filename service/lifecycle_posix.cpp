@@ -18,6 +18,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <CLI/CLI.hpp>
@@ -28,6 +29,7 @@
 #include <spdlog/spdlog.h>
 
 #include "service/daemon.h"
+#include "service/watchdog.h"
 
 namespace edgeprov::service {
 
@@ -54,6 +56,11 @@ void notify_service_manager(const std::string& state) {
   if (::sendto(fd, state.data(), state.size(), MSG_NOSIGNAL, reinterpret_cast<const sockaddr*>(&address), size) < 0)
     spdlog::debug("sd_notify to {} failed: {}", path, std::strerror(errno));
   ::close(fd);
+}
+
+std::optional<std::string_view> environment(const char* name) {
+  const char* value = std::getenv(name);
+  return value != nullptr ? std::optional<std::string_view>(value) : std::nullopt;
 }
 
 // journald reads "<N>" at the start of a line on a service's stdout/stderr stream as its syslog
@@ -209,6 +216,10 @@ int run(const LaunchOptions& options) {
     return exit_code::failure;
   }
   notify_service_manager("READY=1\nSTATUS=listening on " + daemon.config().ipc.endpoint);
+  if (const auto period = watchdog_ping_period(environment("WATCHDOG_USEC"), environment("WATCHDOG_PID"), current_pid())) {
+    spdlog::info("systemd watchdog: WATCHDOG=1 every {} ms from the io thread", period->count() / 1000);
+    daemon.keep_alive(*period, [] { notify_service_manager("WATCHDOG=1"); });
+  }
   daemon.run();
   return exit_code::ok;
 }

@@ -113,6 +113,11 @@ void Provisioner::dispatch(pm::Event event) {
 void Provisioner::execute(const pm::Effect& effect) {
   std::visit(Overloaded{
                  [&](const pm::ReadIdentity&) { read_identity(); },
+                 // Its outcome reaches the machine as TpmAnswered or TpmFailed (async_sign); nobody waits
+                 // for the signature itself.
+                 [&](const pm::ProbeSignature&) {
+                   async_sign("edgeprov: is the TPM out of lockout?", [](std::variant<Sha256Digest, dps::Error>) {});
+                 },
                  [&](const pm::StartAttempt& start) {
                    auto* credential = ports_.identity.credential();
                    if (credential == nullptr) {  // the machine starts attempts only once the identity was read

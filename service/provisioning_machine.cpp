@@ -21,6 +21,12 @@ std::int64_t whole_seconds(std::chrono::system_clock::duration d) {
   return std::chrono::duration_cast<seconds>(d).count();
 }
 
+// A TPM in dictionary-attack lockout: it reads keys but refuses signatures until it recovers.
+bool in_lockout(const std::optional<dps::Error>& error) {
+  const auto* tpm = error ? std::get_if<tpm::Error>(&error->cause) : nullptr;
+  return tpm != nullptr && tpm->kind() == tpm::ErrorKind::lockout;
+}
+
 // The TPM cannot be used at all (as opposed to rejecting one input, such as a malformed DPS key blob).
 bool tpm_unusable(const dps::Error& error) {
   const auto* tpm = std::get_if<tpm::Error>(&error.cause);
@@ -391,7 +397,11 @@ void on(Builder& b, const TimerFired& fired) {
                  [&](const WaitingToRetry&) { start_attempt(b); },
                  [&](const Provisioned&) {
                    b.enter(Provisioned{.probing = true});
-                   read_identity(b);
+                   if (in_lockout(b.m.tpm.error)) {
+                     b.effect(ProbeSignature{});
+                   } else {
+                     read_identity(b);
+                   }
                  },
                  [](const auto&) {},
              },
@@ -451,8 +461,14 @@ void on(Builder& b, const TpmFailed& failed) {
   if (!tpm_unusable(failed.error)) return;
   const bool was_available = b.m.tpm.available.value_or(true);
   tpm_trouble(b, failed.error);
-  if (auto* provisioned = std::get_if<Provisioned>(&b.m.phase);
-      provisioned && !provisioned->probing && !b.m.timer && failed.error.transient) {
+  auto* provisioned = std::get_if<Provisioned>(&b.m.phase);
+  if (provisioned && provisioned->probing && in_lockout(failed.error)) {
+    // The probe's signature (or a caller's meanwhile): still in lockout; the error now says how long.
+    b.enter(Provisioned{});
+    arm_tpm_retry(b);
+    return;
+  }
+  if (provisioned && !provisioned->probing && !b.m.timer && failed.error.transient) {
     // Stays provisioned (the assignment is valid); the TPM is asked again until it answers, so status
     // clears the error and signatures work again without anyone acting.
     arm_tpm_retry(b);
@@ -468,7 +484,11 @@ void on(Builder& b, const TpmAnswered&) {
   b.m.tpm.available = true;
   b.m.tpm.error.reset();
   b.m.tpm_retry = {};
-  if (auto* provisioned = std::get_if<Provisioned>(&b.m.phase); provisioned && !provisioned->probing) b.cancel_timer();
+  if (auto* provisioned = std::get_if<Provisioned>(&b.m.phase)) {
+    // A signature succeeded: no read in flight needs waiting for, and a pending probe is not needed.
+    if (provisioned->probing) b.enter(Provisioned{});
+    b.cancel_timer();
+  }
   b.log(LogLevel::info, "the TPM answers again");
 }
 
@@ -564,6 +584,7 @@ std::string_view event_name(const Event& event) {
 std::string_view effect_name(const Effect& effect) {
   return std::visit(Overloaded{
                         [](const ReadIdentity&) { return "ReadIdentity"; },
+                        [](const ProbeSignature&) { return "ProbeSignature"; },
                         [](const StartAttempt&) { return "StartAttempt"; },
                         [](const CancelAttempt&) { return "CancelAttempt"; },
                         [](const Persist&) { return "Persist"; },

@@ -67,7 +67,8 @@ struct ServingCache {
 };
 struct Registering {};      // a DPS attempt is in flight
 struct WaitingToRetry {};   // a transient failure; the next attempt when the timer fires
-// Assigned (source dps or cache). `probing` while the TPM, which failed a signature, is read again.
+// Assigned (source dps or cache). `probing` while the TPM, which failed a signature, is read again (or,
+// in lockout, asked for a signature again).
 struct Provisioned {
   bool probing = false;
 };
@@ -113,6 +114,9 @@ using Event = std::variant<Start, IdentityRead, IdentityUnavailable, AttemptFini
 // ---- Effects -----------------------------------------------------------------------------------------
 
 struct ReadIdentity {};  // → IdentityRead or IdentityUnavailable
+// A signature with the hub key (→ TpmAnswered or TpmFailed): how a TPM in dictionary-attack lockout is
+// asked again. Reading the identity needs no authorization, so it answers during a lockout.
+struct ProbeSignature {};
 struct StartAttempt {    // → AttemptFinished
   std::string registration_id;
   unsigned attempt = 0;
@@ -143,7 +147,7 @@ struct Log {
   LogLevel level = LogLevel::info;
   std::string message;  // never a secret: the model holds none
 };
-using Effect = std::variant<ReadIdentity, StartAttempt, CancelAttempt, Persist, ArmTimer, CancelTimer, AnswerWaiters, Log>;
+using Effect = std::variant<ReadIdentity, ProbeSignature, StartAttempt, CancelAttempt, Persist, ArmTimer, CancelTimer, AnswerWaiters, Log>;
 
 // ---- The model -------------------------------------------------------------------------------------------
 

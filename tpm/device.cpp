@@ -98,6 +98,8 @@ std::string command_name(std::uint32_t cc) {
     case TPM2_CC_GetRandom: return "GetRandom";
     case TPM2_CC_ContextSave: return "ContextSave";
     case TPM2_CC_ContextLoad: return "ContextLoad";
+    case TPM2_CC_NV_ReadPublic: return "NV_ReadPublic";
+    case TPM2_CC_NV_Read: return "NV_Read";
     default: return fmt::format("0x{:x}", cc);
   }
 }
@@ -137,7 +139,81 @@ struct Device::State {
   static void pause(int attempt) { std::this_thread::sleep_for(std::chrono::milliseconds(10 << attempt)); }
   template <typename F>
   void call(const CallSite& where, F&& f) {
-    if (const TSS2_RC rc = with_retries(f, pause); rc != TSS2_RC_SUCCESS) throw make_error(where, rc);
+    if (const TSS2_RC rc = with_retries(f, pause); rc != TSS2_RC_SUCCESS) throw explained(make_error(where, rc));
+  }
+
+  // A lockout or a counted authorization failure is told with the TPM's DA state (counter, limit, when it
+  // recovers). Reading it needs no authorization; if even that fails, the plain error stands.
+  Error explained(Error error) {
+    if (error.kind() != ErrorKind::lockout && error.kind() != ErrorKind::auth_failed) return error;
+    try {
+      return with_dictionary_attack_state(error, dictionary_attack_state());
+    } catch (const std::exception&) {
+      return error;
+    }
+  }
+
+  DictionaryAttackState dictionary_attack_state() {
+    DictionaryAttackState state;
+    for (const auto& p : properties(TPM2_PT_PERMANENT, TPM2_PT_LOCKOUT_RECOVERY)) {
+      switch (p.property) {
+        case TPM2_PT_PERMANENT:
+          state.in_lockout = (p.value & TPMA_PERMANENT_INLOCKOUT) != 0;
+          state.lockout_auth_set = (p.value & TPMA_PERMANENT_LOCKOUTAUTHSET) != 0;
+          break;
+        case TPM2_PT_LOCKOUT_COUNTER: state.counter = p.value; break;
+        case TPM2_PT_MAX_AUTH_FAIL: state.max_tries = p.value; break;
+        case TPM2_PT_LOCKOUT_INTERVAL: state.interval_seconds = p.value; break;
+        case TPM2_PT_LOCKOUT_RECOVERY: state.recovery_seconds = p.value; break;
+        default: break;
+      }
+    }
+    return state;
+  }
+
+  // The RSA EK certificate from NV, read with the index's own (empty) password when it allows that, else
+  // with the owner's. std::nullopt when there is no such index or it cannot be read that way.
+  std::optional<Bytes> ek_certificate(std::uint32_t nv_buffer_max) {
+    const auto nv = open_persistent(rsa_ek_certificate_index);
+    if (!nv) return std::nullopt;
+    struct Close {
+      ESYS_CONTEXT* esys;
+      ESYS_TR tr;
+      ~Close() { Esys_TR_Close(esys, &tr); }
+    } close{esys, *nv};
+    TPM2B_NV_PUBLIC* nv_public = nullptr;
+    call(site("NV_ReadPublic"), [&] {
+      return Esys_NV_ReadPublic(esys, *nv, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &nv_public, nullptr);
+    });
+    EsysPtr<TPM2B_NV_PUBLIC> owned(nv_public);
+    const TPMA_NV attributes = nv_public->nvPublic.attributes;
+    if ((attributes & TPMA_NV_WRITTEN) == 0) return std::nullopt;
+    ESYS_TR auth = ESYS_TR_NONE;
+    Hierarchy hierarchy = Hierarchy::none;
+    if ((attributes & TPMA_NV_AUTHREAD) != 0) {
+      auth = *nv;
+    } else if ((attributes & TPMA_NV_OWNERREAD) != 0) {
+      auth = ESYS_TR_RH_OWNER;
+      hierarchy = Hierarchy::owner;
+    } else {
+      return std::nullopt;
+    }
+    const std::uint16_t size = nv_public->nvPublic.dataSize;
+    const std::uint16_t chunk = static_cast<std::uint16_t>(std::clamp<std::uint32_t>(nv_buffer_max, 256, 1024));
+    Bytes der;
+    der.reserve(size);
+    for (std::uint16_t offset = 0; offset < size;) {
+      const std::uint16_t want = std::min<std::uint16_t>(chunk, static_cast<std::uint16_t>(size - offset));
+      TPM2B_MAX_NV_BUFFER* data = nullptr;
+      call(site("NV_Read", hierarchy), [&] {
+        return Esys_NV_Read(esys, auth, *nv, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, want, offset, &data);
+      });
+      EsysPtr<TPM2B_MAX_NV_BUFFER> part(data);
+      if (data->size == 0) break;
+      der.insert(der.end(), data->buffer, data->buffer + data->size);
+      offset = static_cast<std::uint16_t>(offset + data->size);
+    }
+    return der;
   }
 
   // The ESYS_TR of a persistent handle, or nullopt when nothing is persisted there.
@@ -572,11 +648,22 @@ Sha256Digest Device::sign(const SigningKey& which, ByteView data) {
 
 bool Device::auth_key_present() { return state_->open_auth_key().has_value(); }
 
+DictionaryAttackState Device::dictionary_attack_state() { return state_->dictionary_attack_state(); }
+
+std::optional<Bytes> Device::persisted_public(std::uint32_t handle) {
+  auto& s = *state_;
+  auto tr = s.open_persistent(handle);
+  if (!tr) return std::nullopt;
+  Bytes out = marshal_public(*s.read_public(*tr));
+  Esys_TR_Close(s.esys, &*tr);
+  return out;
+}
+
 Info Device::info() {
   auto& s = *state_;
   Info info;
   std::string vendor;
-  std::uint32_t fw1 = 0, fw2 = 0;
+  std::uint32_t fw1 = 0, fw2 = 0, nv_buffer_max = 1024;
   for (const auto& p : s.properties(TPM2_PT_FIXED, TPM2_PT_FIXED + 0x3F)) {
     switch (p.property) {
       case TPM2_PT_FAMILY_INDICATOR: info.spec_family = property_text(p.value); break;
@@ -589,26 +676,18 @@ Info Device::info() {
       case TPM2_PT_VENDOR_STRING_4: vendor += property_text(p.value); break;
       case TPM2_PT_FIRMWARE_VERSION_1: fw1 = p.value; break;
       case TPM2_PT_FIRMWARE_VERSION_2: fw2 = p.value; break;
+      case TPM2_PT_NV_BUFFER_MAX: nv_buffer_max = p.value; break;
       default: break;
     }
   }
   info.vendor = vendor;
   info.firmware_version = fmt::format("{}.{}.{}.{}", fw1 >> 16, fw1 & 0xFFFF, fw2 >> 16, fw2 & 0xFFFF);
-  for (const auto& p : s.properties(TPM2_PT_VAR, TPM2_PT_VAR + 0x3F)) {
-    switch (p.property) {
-      case TPM2_PT_PERMANENT:
-        info.owner_auth_set = (p.value & TPMA_PERMANENT_OWNERAUTHSET) != 0;
-        info.endorsement_auth_set = (p.value & TPMA_PERMANENT_ENDORSEMENTAUTHSET) != 0;
-        info.lockout_auth_set = (p.value & TPMA_PERMANENT_LOCKOUTAUTHSET) != 0;
-        info.in_lockout = (p.value & TPMA_PERMANENT_INLOCKOUT) != 0;
-        break;
-      case TPM2_PT_LOCKOUT_COUNTER: info.lockout_counter = p.value; break;
-      case TPM2_PT_MAX_AUTH_FAIL: info.max_auth_fail = p.value; break;
-      case TPM2_PT_LOCKOUT_INTERVAL: info.lockout_interval = p.value; break;
-      case TPM2_PT_LOCKOUT_RECOVERY: info.lockout_recovery = p.value; break;
-      default: break;
-    }
+  for (const auto& p : s.properties(TPM2_PT_PERMANENT, TPM2_PT_PERMANENT)) {
+    info.owner_auth_set = (p.value & TPMA_PERMANENT_OWNERAUTHSET) != 0;
+    info.endorsement_auth_set = (p.value & TPMA_PERMANENT_ENDORSEMENTAUTHSET) != 0;
   }
+  info.dictionary_attack = s.dictionary_attack_state();
+  info.ek_certificate = s.ek_certificate(nv_buffer_max);
   info.persistent_handles = s.handles(TPM2_PERSISTENT_FIRST);
   const auto has = [&](std::uint32_t h) {
     return std::find(info.persistent_handles.begin(), info.persistent_handles.end(), h) !=

@@ -6,12 +6,14 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
 
 #include "common/bytes.h"
 #include "common/crypto.h"
+#include "tpm/dictionary_attack.h"
 #include "tpm/error.h"
 #include "tpm/options.h"
 
@@ -35,12 +37,14 @@ struct Info {
   std::string spec_family;       // "2.0"
   std::uint32_t spec_level = 0;
   std::uint32_t spec_revision = 0;  // e.g. 164 for revision 1.64
-  std::uint32_t lockout_counter = 0, max_auth_fail = 0, lockout_interval = 0, lockout_recovery = 0;
-  bool in_lockout = false;
-  bool owner_auth_set = false, endorsement_auth_set = false, lockout_auth_set = false;
+  DictionaryAttackState dictionary_attack;  // lockout counter, limit, interval, recovery; lockoutAuthSet
+  bool owner_auth_set = false, endorsement_auth_set = false;
   bool endorsement_key_present = false, storage_root_key_present = false, auth_key_present = false;
   std::uint32_t auth_key_handle = 0;
   std::vector<std::uint32_t> persistent_handles;
+  // The RSA EK certificate (DER) a manufacturer stores in NV at rsa_ek_certificate_index, when the TPM has
+  // one and it can be read (its index allows reading with its own empty password or the owner's).
+  std::optional<Bytes> ek_certificate;
   std::uint32_t transient_objects = 0;  // transient objects loaded right now
   std::uint32_t loaded_sessions = 0;    // sessions loaded or saved (active) right now
 };
@@ -92,7 +96,12 @@ class Device {
   // transient key (transient_key_lost when it is no longer loaded).
   Sha256Digest sign(const SigningKey& key, ByteView data);
   bool auth_key_present();
+  // The marshalled TPM2B_PUBLIC of what is persisted at `handle`, creating nothing (unlike keys());
+  // std::nullopt when nothing is persisted there.
+  std::optional<Bytes> persisted_public(std::uint32_t handle);
   Info info();
+  // The DA properties alone (one GetCapability): works while the TPM is locked out.
+  DictionaryAttackState dictionary_attack_state();
 
   const Options& options() const { return options_; }
   // TPM commands sent on this connection (a counting TCTI layer sees every one).

@@ -96,6 +96,7 @@ std::string_view to_string(ErrorKind kind) {
     case ErrorKind::device_missing: return "device_missing";
     case ErrorKind::permission_denied: return "permission_denied";
     case ErrorKind::lockout: return "lockout";
+    case ErrorKind::auth_failed: return "auth_failed";
     case ErrorKind::hierarchy_auth: return "hierarchy_auth";
     case ErrorKind::handle_occupied: return "handle_occupied";
     case ErrorKind::bad_blob: return "bad_blob";
@@ -117,14 +118,15 @@ std::string headline(const std::string& command) {
 }  // namespace
 
 Error::Error(ErrorKind kind, std::string command, std::uint32_t rc, std::string problem, std::string fix,
-             std::optional<BlobPart> part)
+             std::optional<BlobPart> part, std::optional<DictionaryAttackState> dictionary_attack)
     : std::runtime_error(headline(command) + ": " + problem + (fix.empty() ? "" : " — " + fix)),
       kind_(kind),
       command_(std::move(command)),
       rc_(rc),
       problem_(std::move(problem)),
       fix_(std::move(fix)),
-      part_(part) {}
+      part_(part),
+      dictionary_attack_(std::move(dictionary_attack)) {}
 
 std::string decode(std::uint32_t rc) { return fmt::format("{} (0x{:x})", Tss2_RC_Decode(rc), rc); }
 
@@ -177,11 +179,27 @@ Error make_error(const CallSite& site, std::uint32_t rc) {
   }
   const auto code = tpm_base_code(rc);
   if (is_tpm_layer(rc)) {
+    // The device layer reads the TPM's DA state and tells these two with it (with_dictionary_attack_state);
+    // these words stand when the state cannot be read.
     if (code == TPM2_RC_LOCKOUT) {
-      return Error(ErrorKind::lockout, command, rc, problem,
-                   "the TPM is in dictionary-attack lockout after too many failed authorizations; wait for "
-                   "the lockout recovery time (`tpm2_getcap properties-variable` shows it) or clear it with "
-                   "`tpm2_dictionarylockout --clear-lockout` (needs the lockout password)");
+      return Error(ErrorKind::lockout, command, rc,
+                   "the TPM is in dictionary-attack lockout: it refuses keys protected against dictionary attacks, "
+                   "the DPS key included; " + problem,
+                   "wait: the TPM forgets one failure per lockout interval it is powered on (`tpm2_getcap "
+                   "properties-variable` shows TPM2_PT_LOCKOUT_COUNTER and _INTERVAL), and edgeprov signs again by "
+                   "itself; or clear it now with `tpm2_dictionarylockout --clear-lockout` (with -p and the lockout "
+                   "password if one is set). Each reset or power loss without an orderly TPM shutdown after the "
+                   "key was used counts as a failed authorization");
+    }
+    if ((code == TPM2_RC_AUTH_FAIL || code == TPM2_RC_BAD_AUTH) && site.hierarchy == Hierarchy::none) {
+      return Error(ErrorKind::auth_failed, command, rc,
+                   "the object refused the authorization edgeprov gave it (an empty password)" +
+                       std::string(code == TPM2_RC_AUTH_FAIL ? ", and the TPM counted a failed authorization "
+                                                               "toward dictionary-attack lockout; "
+                                                             : "; ") +
+                       problem,
+                   "another program may have replaced the key: provision again (`sudo edgeprovctl reprovision`) "
+                   "so DPS issues a new key");
     }
     if ((code == TPM2_RC_AUTH_FAIL || code == TPM2_RC_BAD_AUTH) && site.hierarchy != Hierarchy::none) {
       const auto key = hierarchy_key(site.hierarchy);
@@ -231,6 +249,7 @@ nlohmann::json error_json(const Error& error) {
                          {"problem", error.problem()},
                          {"fix", error.fix()}};
   if (error.blob_part()) data["blobPart"] = std::string(to_string(*error.blob_part()));
+  if (error.dictionary_attack()) data["lockout"] = lockout_json(*error.dictionary_attack());
   return data;
 }
 

@@ -9,13 +9,16 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tpm/dictionary_attack.h"
+
 namespace edgeprov::tpm {
 
 enum class ErrorKind {
   connection,         // the TCTI could not reach the TPM (simulator down, device gone, TBS error)
   device_missing,     // the device node named by the TCTI does not exist
   permission_denied,  // the device node exists but this user may not open it
-  lockout,            // the TPM is in dictionary-attack lockout
+  lockout,            // the TPM is in dictionary-attack lockout: DA-protected keys (the DPS key) are refused
+  auth_failed,        // an object (not a hierarchy) refused its authorization; the TPM may count it toward lockout
   hierarchy_auth,     // the endorsement or owner hierarchy password is missing or wrong
   handle_occupied,    // a persistent handle edgeprov uses holds an object it did not expect
   bad_blob,           // an authentication-key blob from DPS is malformed or does not fit this TPM
@@ -40,7 +43,8 @@ enum class Hierarchy { none, endorsement, owner };
 class Error : public std::runtime_error {
  public:
   Error(ErrorKind kind, std::string command, std::uint32_t rc, std::string problem, std::string fix,
-        std::optional<BlobPart> part = std::nullopt);
+        std::optional<BlobPart> part = std::nullopt,
+        std::optional<DictionaryAttackState> dictionary_attack = std::nullopt);
 
   ErrorKind kind() const { return kind_; }
   std::uint32_t rc() const { return rc_; }         // TSS2_RC, 0 when the failure is not a TSS code
@@ -48,6 +52,9 @@ class Error : public std::runtime_error {
   const std::string& problem() const { return problem_; }  // decoded return code or what is wrong
   const std::string& fix() const { return fix_; }          // empty when no fix is known
   std::optional<BlobPart> blob_part() const { return part_; }
+  // The TPM's dictionary-attack state when the failure was a lockout or a counted authorization failure
+  // and it could be read (see with_dictionary_attack_state).
+  const std::optional<DictionaryAttackState>& dictionary_attack() const { return dictionary_attack_; }
 
  private:
   ErrorKind kind_;
@@ -55,6 +62,7 @@ class Error : public std::runtime_error {
   std::uint32_t rc_;
   std::string problem_, fix_;
   std::optional<BlobPart> part_;
+  std::optional<DictionaryAttackState> dictionary_attack_;
 };
 
 // What the caller knew when a TSS call failed; turns a return code into an Error with a fix.
@@ -68,7 +76,8 @@ struct CallSite {
 Error make_error(const CallSite& site, std::uint32_t rc);
 
 // A TPM failure's details as the local API and `status` carry them: kind, command, rc ("0x…"), problem,
-// fix, and blobPart when a DPS key blob was rejected.
+// fix, blobPart when a DPS key blob was rejected, and lockout (lockout_json) for a lockout or a counted
+// authorization failure.
 nlohmann::json error_json(const Error& error);
 
 // Return-code helpers, pure: the parts of a TSS2_RC the rest of the module decides on.

@@ -14,6 +14,8 @@ inline constexpr std::uint32_t storage_root_key_handle = 0x81000001;
 inline constexpr std::uint32_t auth_key_handle_base = 0x81000000;
 inline constexpr std::uint32_t default_auth_key_index = 0x100;
 inline constexpr std::uint32_t max_auth_key_index = 0x7FFFFF;
+// Where the TCG EK Credential Profile has a manufacturer store the RSA-2048 EK certificate (DER).
+inline constexpr std::uint32_t rsa_ek_certificate_index = 0x01C00002;
 
 struct Options {
   // A tpm2-tss TCTI string: "device:/dev/tpmrm0", "tbs", "swtpm:host=127.0.0.1,port=2321",

@@ -21,7 +21,7 @@ class NotifySocket {
 
   const std::filesystem::path& path() const { return path_; }
   // The next datagram whose text contains `needle`, waiting at most `timeout` (std::nullopt then).
-  // Datagrams without it are skipped.
+  // Datagrams without it are skipped. A zero timeout takes only what is already queued (to drain it).
   std::optional<std::string> wait_for(const std::string& needle, std::chrono::milliseconds timeout);
 
  private:

@@ -1,5 +1,6 @@
 // edgeprovd and edgeprovctl as real processes on a temp socket: the status contract, the exit codes,
 // authorization by OS identity, misbehaving clients, logging without secrets, and the lifecycle.
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -9,6 +10,7 @@
 
 #include <atomic>
 #include <cstring>
+#include <iostream>
 #include <thread>
 
 #include <catch2/catch_test_macros.hpp>
@@ -308,6 +310,89 @@ TEST_CASE("systemd hears READY=1 once the socket listens and STOPPING=1 on SIGTE
   CHECK_THAT(*ready, ContainsSubstring("STATUS=listening on " + (dir / "edgeprov.sock").string()));
   CHECK(fs::exists(dir / "edgeprov.sock"));
 
+  daemon.signal(SIGTERM);
+  CHECK(notify.wait_for("STOPPING=1", seconds(10)).has_value());
+  CHECK(daemon.wait(seconds(10)).value_or(ExitStatus{}).code == 0);
+}
+
+TEST_CASE("with WATCHDOG_USEC set, the io thread sends WATCHDOG=1 at half the interval, and stops while it is wedged") {
+  TempDir dir;
+  NotifySocket notify(dir / "notify.sock");
+  fs::create_directories(dir / "state");
+  write_file(dir / "config.toml", tpm_config(dir.path()));
+  // edgeprovd's stderr is a pipe this test reads only when it wants to: once the pipe is full, the io
+  // thread blocks in its next log line, exactly as a stuck log reader would wedge it.
+  const auto fifo = dir / "stderr";
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  const int log_reader = ::open(fifo.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  REQUIRE(log_reader >= 0);
+  const auto drain = [log_reader] {
+    char buffer[65536];
+    while (::read(log_reader, buffer, sizeof buffer) > 0) {
+    }
+  };
+  constexpr auto watchdog_usec = seconds(2);
+  Process daemon({.argv = {(bin_dir() / "edgeprovd").string(), "--config", (dir / "config.toml").string()},
+                  .env = {{"NOTIFY_SOCKET", notify.path().string()},
+                          {"WATCHDOG_USEC", std::to_string(duration_cast<microseconds>(watchdog_usec).count())}},
+                  .log_file = fifo});
+
+  REQUIRE(notify.wait_for("READY=1", seconds(10)).has_value());
+  drain();
+
+  // Pings, each well within WATCHDOG_USEC of the previous one.
+  auto last = steady_clock::now();
+  for (int i = 0; i < 3; ++i) {
+    const auto ping = notify.wait_for("WATCHDOG=1", watchdog_usec);
+    REQUIRE(ping.has_value());
+    CHECK(*ping == "WATCHDOG=1");
+    const auto now = steady_clock::now();
+    std::cout << "figure: watchdog ping gap = " << duration_cast<milliseconds>(now - last).count() << " ms\n";
+    last = now;
+    drain();
+  }
+
+  // Wedge the io thread: every connection is logged (level debug) until the pipe is full and a call
+  // gets no answer.
+  bool wedged = false;
+  for (int i = 0; i < 100000 && !wedged; ++i) {
+    RawConnection connection(dir / "edgeprov.sock");
+    connection.send(R"({"jsonrpc":"2.0","id":1,"method":"version"})" "\n");
+    wedged = !connection.read_line(seconds(3)).has_value();
+  }
+  REQUIRE(wedged);
+  while (notify.wait_for("WATCHDOG=1", milliseconds(0))) {
+  }  // pings sent before the io thread blocked
+  CHECK_FALSE(notify.wait_for("WATCHDOG=1", watchdog_usec + seconds(1)).has_value());
+
+  // Unwedged (the log is read from now on), the pings come back.
+  std::atomic<bool> reading{true};
+  std::thread reader([&] {
+    while (reading) {
+      pollfd p{.fd = log_reader, .events = POLLIN, .revents = 0};
+      if (::poll(&p, 1, 100) > 0) drain();
+    }
+  });
+  CHECK(notify.wait_for("WATCHDOG=1", seconds(10)) == std::optional<std::string>("WATCHDOG=1"));
+  daemon.signal(SIGTERM);
+  CHECK(daemon.wait(seconds(10)).value_or(ExitStatus{}).code == 0);
+  reading = false;
+  reader.join();
+  ::close(log_reader);
+}
+
+TEST_CASE("a WATCHDOG_PID naming another process means no pings") {
+  TempDir dir;
+  fs::create_directories(dir / "state");
+  write_file(dir / "config.toml", tpm_config(dir.path()));
+  NotifySocket notify(dir / "notify.sock");
+  Process daemon({.argv = {(bin_dir() / "edgeprovd").string(), "--config", (dir / "config.toml").string()},
+                  .env = {{"NOTIFY_SOCKET", notify.path().string()}, {"WATCHDOG_PID", "1"},
+                          {"WATCHDOG_USEC", "200000"}}});
+  REQUIRE(notify.wait_for("READY=1", seconds(10)).has_value());
+  // WATCHDOG_PID names another process: this one must not ping (ten periods of silence), yet it still
+  // speaks to systemd on this socket (STOPPING=1 below), so the silence is not a socket nobody uses.
+  CHECK_FALSE(notify.wait_for("WATCHDOG=1", seconds(2)).has_value());
   daemon.signal(SIGTERM);
   CHECK(notify.wait_for("STOPPING=1", seconds(10)).has_value());
   CHECK(daemon.wait(seconds(10)).value_or(ExitStatus{}).code == 0);

@@ -18,6 +18,7 @@
 #include "tests/support/process.h"
 #include "tests/support/swtpm.h"
 #include "tpm/device.h"
+#include "tpm/json.h"
 #include "tpm/worker.h"
 
 using namespace edgeprov;
@@ -597,9 +598,9 @@ TEST_CASE("a TPM in dictionary-attack lockout is reported as such, with the way 
 
   tpm::Device device(options_for(swtpm));
   const auto info = device.info();
-  CHECK(info.in_lockout);
-  CHECK(info.max_auth_fail == 2);
-  CHECK(info.lockout_recovery == 600);
+  CHECK(info.dictionary_attack.in_lockout);
+  CHECK(info.dictionary_attack.max_tries == 2);
+  CHECK(info.dictionary_attack.recovery_seconds == 600);
   try {
     device.sign(tpm::PersistedKey{}, as_bytes("hello"));
     FAIL("signed while the TPM is in lockout");
@@ -630,7 +631,7 @@ TEST_CASE("info() reports the facts tpm2_getcap reports") {
   CHECK(info.storage_root_key_present);
   CHECK_FALSE(info.auth_key_present);
   CHECK(info.auth_key_handle == 0x81000100);
-  CHECK_FALSE(info.in_lockout);
+  CHECK_FALSE(info.dictionary_attack.in_lockout);
   const auto persistent = must(swtpm.tpm2({"tpm2_getcap", "handles-persistent"}), "tpm2_getcap handles-persistent");
   for (auto h : info.persistent_handles) CHECK_THAT(persistent, ContainsSubstring(fmt::format("0x{:X}", h)));
 }
@@ -652,4 +653,153 @@ TEST_CASE("a TPM that was powered on but never started gets TPM2_Startup(CLEAR) 
   bool started = false;
   for (const auto& r : device.command_log()) started = started || tpm::command_name(r.code) == "Startup";
   CHECK(started);
+}
+
+namespace {
+
+// tpm2_getcap's view of one variable property, e.g. "TPM2_PT_LOCKOUT_COUNTER: 0x3" → 3.
+std::uint32_t getcap_variable(test::Swtpm& swtpm, const std::string& name) {
+  const auto out = must(swtpm.tpm2({"tpm2_getcap", "properties-variable"}), "tpm2_getcap properties-variable");
+  const auto at = out.find(name + ": 0x");
+  REQUIRE(at != std::string::npos);
+  return static_cast<std::uint32_t>(std::stoul(out.substr(at + name.size() + 4), nullptr, 16));
+}
+
+// The DPS key imported, DA limit and interval set with tpm2-tools, then the way a device loses power:
+// the key is used, then the TPM stops without TPM2_Shutdown (swtpm killed) and starts again, `losses`
+// times. Each such start counts one failed authorization against DA-protected keys.
+void lose_power_after_signing(test::Swtpm& swtpm, tpm::Worker& worker, int losses) {
+  for (int i = 0; i < losses; ++i) {
+    worker.sign(tpm::PersistedKey{}, to_bytes("before the power loss"));
+    swtpm.kill();
+    swtpm.restart();
+  }
+}
+
+struct LockoutWorld {
+  test::Swtpm swtpm;
+  test::TempDir dir;
+  LockoutWorld(std::uint32_t max_tries, std::uint32_t interval) {
+    const auto keys = provision_keys(swtpm, dir);
+    const auto blob = test::build_dps_blob(keys.ek, keys.srk, dir.path());
+    {
+      tpm::Device device(options_for(swtpm));
+      device.import_auth_key(blob.blob);
+    }
+    must(swtpm.tpm2({"tpm2_dictionarylockout", "--setup-parameters", fmt::format("--max-tries={}", max_tries),
+                     fmt::format("--recovery-time={}", interval), "--lockout-recovery-time=600"}),
+         "tpm2_dictionarylockout --setup-parameters");
+  }
+};
+
+}  // namespace
+
+TEST_CASE("power lost three times after the DPS key was used locks it out; the error says when it recovers and how to clear it") {
+  LockoutWorld world(3, 1000);
+  tpm::Worker worker(options_for(world.swtpm));
+  lose_power_after_signing(world.swtpm, worker, 3);
+
+  std::optional<tpm::Error> failure;
+  try {
+    worker.sign(tpm::PersistedKey{}, to_bytes("after three power losses"));
+  } catch (const tpm::Error& e) {
+    failure = e;
+  }
+  REQUIRE(failure);
+  INFO(failure->what());
+  CHECK(failure->kind() == tpm::ErrorKind::lockout);
+  CHECK(failure->command() == "HMAC");
+  CHECK(failure->rc() == 0x921);  // TPM_RC_LOCKOUT
+  REQUIRE(failure->dictionary_attack());
+  CHECK(failure->dictionary_attack()->in_lockout);
+  CHECK(failure->dictionary_attack()->counter == 3);
+  CHECK(failure->dictionary_attack()->max_tries == 3);
+  CHECK(failure->dictionary_attack()->interval_seconds == 1000);
+  CHECK(tpm::time_until_usable(*failure->dictionary_attack()) == 1000s);
+  const std::string what = failure->what();
+  CHECK_THAT(what, ContainsSubstring("counted 3 failed authorizations and locks at 3"));
+  CHECK_THAT(what, ContainsSubstring("in at most 16 min 40 s of powered-on time"));
+  CHECK_THAT(what, ContainsSubstring("tpm2_dictionarylockout --clear-lockout"));
+  CHECK_THAT(what, ContainsSubstring("without an orderly TPM shutdown"));
+  CHECK(tpm::error_json(*failure)["lockout"]["secondsUntilUsable"] == 1000);
+
+  // tpm2-tools, independently, see the same counter (the worker's connection goes with one more restart:
+  // one swtpm serves one client). At the limit, a further non-orderly start counts nothing more.
+  world.swtpm.kill();
+  world.swtpm.restart();
+  CHECK(getcap_variable(world.swtpm, "TPM2_PT_LOCKOUT_COUNTER") == 3);
+  must(world.swtpm.tpm2({"tpm2_dictionarylockout", "--clear-lockout"}), "tpm2_dictionarylockout --clear-lockout");
+  CHECK(getcap_variable(world.swtpm, "TPM2_PT_LOCKOUT_COUNTER") == 0);
+
+  // The same worker signs again: nothing in edgeprov remembers the lockout.
+  CHECK_NOTHROW(worker.sign(tpm::PersistedKey{}, to_bytes("after the lockout was cleared")));
+  CHECK(worker.info().dictionary_attack == tpm::DictionaryAttackState{.counter = 0, .max_tries = 3,
+                                                                        .interval_seconds = 1000,
+                                                                        .recovery_seconds = 600,
+                                                                        .in_lockout = false,
+                                                                        .lockout_auth_set = false});
+}
+
+TEST_CASE("a locked-out key signs again by itself once the TPM has forgotten enough failures") {
+  LockoutWorld world(2, 1000);
+  tpm::Worker worker(options_for(world.swtpm));
+  lose_power_after_signing(world.swtpm, worker, 2);
+  CHECK_THROWS_AS(worker.sign(tpm::PersistedKey{}, to_bytes("locked")), tpm::Error);
+  CHECK(worker.info().dictionary_attack.in_lockout);
+
+  // Shorten the interval to one second (the counter stays: TPM2_DictionaryAttackParameters leaves it), then
+  // wait on the TPM's own state, as the service would, not on a clock.
+  world.swtpm.kill();
+  world.swtpm.restart();
+  must(world.swtpm.tpm2({"tpm2_dictionarylockout", "--setup-parameters", "--max-tries=2", "--recovery-time=1",
+                         "--lockout-recovery-time=600"}),
+       "tpm2_dictionarylockout --setup-parameters");
+  CHECK(getcap_variable(world.swtpm, "TPM2_PT_LOCKOUT_COUNTER") == 2);
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  tpm::DictionaryAttackState state = worker.info().dictionary_attack;
+  while (state.in_lockout && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(100ms);  // polling the TPM: its interval timer is the event
+    state = worker.info().dictionary_attack;
+  }
+  CHECK_FALSE(state.in_lockout);
+  CHECK(state.counter < 2);
+  CHECK_NOTHROW(worker.sign(tpm::PersistedKey{}, to_bytes("recovered")));
+}
+
+TEST_CASE("the manufacturer's EK certificate in NV is read and matches the EK; a replaced EK does not") {
+  test::Swtpm swtpm({.manufactured = true});
+  test::TempDir dir;
+  {
+    tpm::Device device(options_for(swtpm));
+    const auto keys = device.keys();
+    const auto info = device.info();
+    REQUIRE(info.ek_certificate);
+    const auto j = tpm::info_json(keys, info, swtpm.tcti());
+    CHECK(j["ekCertificate"]["present"] == true);
+    CHECK(j["ekCertificate"]["nvIndex"] == "0x01c00002");
+    CHECK(j["ekCertificate"]["matchesEndorsementKey"] == true);
+  }
+  // The same bytes tpm2_nvread reads.
+  must(swtpm.tpm2({"tpm2_nvread", "0x01c00002", "-C", "o", "-o", (dir / "ekcert.der").string()}), "tpm2_nvread");
+  {
+    tpm::Device device(options_for(swtpm));
+    CHECK(device.info().ek_certificate == to_bytes(test::read_file(dir / "ekcert.der")));
+  }
+  // Another primary key in the EK's place: the certificate no longer describes it.
+  const auto f = [&](const char* name) { return (dir / name).string(); };
+  must(swtpm.tpm2({"tpm2_evictcontrol", "-C", "o", "-c", "0x81010001"}), "tpm2_evictcontrol");
+  must(swtpm.tpm2({"tpm2_createprimary", "-C", "e", "-G", "rsa2048", "-c", f("other.ctx")}), "tpm2_createprimary");
+  must(swtpm.tpm2({"tpm2_evictcontrol", "-C", "o", "-c", f("other.ctx"), "0x81010001"}), "tpm2_evictcontrol");
+  must(swtpm.tpm2({"tpm2_flushcontext", "-t"}), "tpm2_flushcontext");
+  tpm::Device device(options_for(swtpm));
+  const auto j = tpm::info_json(device.keys(), device.info(), swtpm.tcti());
+  CHECK(j["ekCertificate"]["present"] == true);
+  CHECK(j["ekCertificate"]["matchesEndorsementKey"] == false);
+}
+
+TEST_CASE("a TPM without an EK certificate says so") {
+  test::Swtpm swtpm;
+  tpm::Device device(options_for(swtpm));
+  const auto j = tpm::info_json(device.keys(), device.info(), swtpm.tcti());
+  CHECK(j["ekCertificate"] == nlohmann::json{{"nvIndex", "0x01c00002"}, {"present", false}});
 }

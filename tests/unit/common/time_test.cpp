@@ -23,3 +23,31 @@ TEST_CASE("RFC 3339 parsing honours fractions and offsets and rejects junk") {
   CHECK_FALSE(parse_rfc3339("2026-11-29T04:59:05"));
   CHECK_FALSE(parse_rfc3339("2026-11-29T04:59:05Zjunk"));
 }
+
+TEST_CASE("HTTP dates are written and read as IMF-fixdate") {
+  // date -u -d @1795928345 '+%a, %d %b %Y %H:%M:%S GMT'
+  const SystemTime t{seconds{1795928345}};
+  CHECK(to_http_date(t + milliseconds{999}) == "Sun, 29 Nov 2026 04:59:05 GMT");
+  CHECK(parse_http_date("Sun, 29 Nov 2026 04:59:05 GMT") == t);
+  // RFC 9110's own example, 784111777 seconds after the epoch.
+  CHECK(parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT") == SystemTime{seconds{784111777}});
+}
+
+TEST_CASE("HTTP dates that are not IMF-fixdate, or name the wrong weekday, are refused") {
+  CHECK_FALSE(parse_http_date("Sunday, 06-Nov-94 08:49:37 GMT"));  // RFC 850, obsolete
+  CHECK_FALSE(parse_http_date("Sun Nov  6 08:49:37 1994"));        // asctime, obsolete
+  CHECK_FALSE(parse_http_date("Mon, 06 Nov 1994 08:49:37 GMT"));   // 6 Nov 1994 was a Sunday
+  CHECK_FALSE(parse_http_date("Sun, 06 Nov 1994 08:49:37 UTC"));
+  CHECK_FALSE(parse_http_date("Sun, 31 Nov 1994 08:49:37 GMT"));
+  CHECK_FALSE(parse_http_date(""));
+}
+
+TEST_CASE("durations read as the two largest units") {
+  CHECK(duration_text(seconds{0}) == "0 s");
+  CHECK(duration_text(seconds{45}) == "45 s");
+  CHECK(duration_text(seconds{1000}) == "16 min 40 s");
+  CHECK(duration_text(seconds{7200}) == "2 h");
+  CHECK(duration_text(seconds{3900}) == "1 h 5 min");
+  CHECK(duration_text(seconds{3 * 86400 + 4 * 3600 + 59}) == "3 d 4 h");
+  CHECK(duration_text(seconds{-90}) == "-1 min 30 s");
+}

@@ -10,7 +10,7 @@ std::optional<std::string> file_access(const std::filesystem::path& file) {
 }
 
 std::string expected_file_access(config::FileAccess access) {
-  return access == config::FileAccess::owner_only ? "0600" : "0644";
+  return access != config::FileAccess::shared_readable ? "0600" : "0644";
 }
 
 config::Defaults expected_defaults() {

@@ -34,7 +34,7 @@ std::optional<std::string> file_access(const std::filesystem::path& file) {
 // Protected (nothing inherited from ProgramData); SYSTEM and Administrators full control; Users read
 // only unless the file holds a secret.
 std::string expected_file_access(config::FileAccess access) {
-  return access == config::FileAccess::owner_only ? "D:P(A;;FA;;;SY)(A;;FA;;;BA)"
+  return access != config::FileAccess::shared_readable ? "D:P(A;;FA;;;SY)(A;;FA;;;BA)"
                                                   : "D:P(A;;FA;;;SY)(A;;FA;;;BA)(A;;FR;;;BU)";
 }
 

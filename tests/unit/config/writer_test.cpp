@@ -108,7 +108,7 @@ TEST_CASE("a symmetric-key config is written readable by its owner only and keep
   REQUIRE(c.dps.trusted_ca);
   CHECK(*c.dps.trusted_ca == file_uri(dir / "ca.pem"));
   CHECK(local_path(*c.dps.trusted_ca) == dir / "ca.pem");
-  check_access(file, FileAccess::owner_only);
+  check_access(file, FileAccess::service_secret);
 }
 
 TEST_CASE("an x509 config turns certificate paths into file URIs, as aziot writes them") {
@@ -173,7 +173,7 @@ TEST_CASE("replacing a key-holding config with one without a key widens its acce
   write_config(file, tpm, false);
   check_access(file, FileAccess::shared_readable);
   write_config(file, with_key, true);
-  check_access(file, FileAccess::owner_only);
+  check_access(file, FileAccess::service_secret);
   write_config(file, tpm, true);
   check_access(file, FileAccess::shared_readable);
 }

@@ -500,6 +500,35 @@ TEST_CASE("a signature that works again clears the TPM error at once and stops a
   CHECK_FALSE(m.model.timer);
 }
 
+TEST_CASE("a TPM in lockout while provisioned: the error stays until a probe signature works, not a read") {
+  const auto lockout = [] { return dps::tpm_failure(tpm_error(tpm::ErrorKind::lockout)); };
+  Machine m = provisioned_from_dps();
+  m.on(TpmFailed{lockout()});
+  CHECK(m.phase() == "Provisioned");
+  REQUIRE(m.status().tpm.error);
+  REQUIRE(m.has<ArmTimer>());
+
+  // Reading the identity needs no authorization and would answer during the lockout: the probe signs.
+  m.fire();
+  CHECK(m.phase() == "Provisioned(probing)");
+  CHECK(m.has<ProbeSignature>());
+  CHECK_FALSE(m.has<ReadIdentity>());
+  m.on(TpmFailed{lockout()});  // still locked: asked again later, the error (with its new wait) kept
+  CHECK(m.phase() == "Provisioned");
+  CHECK(m.has<ArmTimer>());
+  CHECK(m.status().tpm.available == false);
+  REQUIRE(m.status().tpm.error);
+
+  m.fire();
+  CHECK(m.has<ProbeSignature>());
+  m.on(TpmAnswered{});  // recovered
+  CHECK(m.phase() == "Provisioned");
+  CHECK(m.status().tpm.available == true);
+  CHECK_FALSE(m.status().tpm.error);
+  CHECK_FALSE(m.model.timer);
+  CHECK(m.status().state == State::provisioned);
+}
+
 TEST_CASE("a TPM failure that is not about the TPM being there does not mark it unavailable") {
   Machine m = provisioned_from_dps();
   m.on(TpmFailed{dps::tpm_failure(tpm::Error(tpm::ErrorKind::no_auth_key, "HMAC", 0, "no key", "provision"))});
@@ -714,6 +743,7 @@ std::vector<std::pair<std::string, Machine>> every_phase() {
   phases.emplace_back("WaitingToRetry", waiting_to_retry());
   phases.emplace_back("Provisioned", provisioned_from_dps());
   phases.emplace_back("Provisioned(probing)", [] { Machine m = provisioned_from_dps(); m.on(TpmFailed{tpm_unreachable()}).fire(); return m; }());
+  phases.emplace_back("Provisioned(probing), in lockout", [] { Machine m = provisioned_from_dps(); m.on(TpmFailed{dps::tpm_failure(tpm_error(tpm::ErrorKind::lockout))}).fire(); return m; }());
   phases.emplace_back("Failed", failed_by_dps());
   phases.emplace_back("Stopped", [] { Machine m = provisioned_from_dps(); m.on(Stop{}); return m; }());
   return phases;
@@ -734,6 +764,8 @@ std::vector<std::pair<std::string, std::function<Event(const Machine&)>>> every_
       {"TimerFired", [](const Machine& m) { return Event{TimerFired{m.model.timer ? m.model.timer->id : 0}}; }},
       {"ReprovisionRequested", [](const Machine&) { return Event{ReprovisionRequested{}}; }},
       {"TpmFailed (transient)", [](const Machine&) { return Event{TpmFailed{tpm_unreachable()}}; }},
+      {"TpmFailed (lockout)",
+       [](const Machine&) { return Event{TpmFailed{dps::tpm_failure(tpm_error(tpm::ErrorKind::lockout))}}; }},
       {"TpmAnswered", [](const Machine&) { return Event{TpmAnswered{}}; }},
       {"Stop", [](const Machine&) { return Event{Stop{}}; }},
   };

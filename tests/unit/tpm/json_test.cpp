@@ -9,7 +9,7 @@ TEST_CASE("tpm.info carries the EK and SRK as base64 of their marshalled TPM2B_P
   tpm::Info info;
   info.manufacturer = "IBM";
   info.spec_revision = 164;
-  info.in_lockout = true;
+  info.dictionary_attack.in_lockout = true;
   info.auth_key_handle = 0x81000100;
   info.auth_key_present = true;
   info.persistent_handles = {0x81000001, 0x81010001};
