@@ -74,6 +74,8 @@ Figures figures(const FleetSpec& spec, const FleetRun& run) {
   const auto minute = per_minute(registers_per_second(run.traffic));
   f.peak_requests_per_minute = minute.empty() ? 0 : *std::max_element(minute.begin(), minute.end());
   f.wall_seconds = run.wall_seconds;
+  f.converged_seconds_min = f.converged_seconds_max = f.converged_seconds;
+  f.throttled_per_device_mean_min = f.throttled_per_device_mean_max = f.throttled_per_device_mean;
   return f;
 }
 
@@ -92,6 +94,12 @@ Figures mean(const std::vector<Figures>& runs) {
     average(field);
   m.wall_seconds = std::accumulate(runs.begin(), runs.end(), 0.0, [](double s, const Figures& f) { return s + f.wall_seconds; });
   m.runs = runs.size();
+  for (const auto& f : runs) {
+    m.converged_seconds_min = std::min(m.converged_seconds_min, f.converged_seconds);
+    m.converged_seconds_max = std::max(m.converged_seconds_max, f.converged_seconds);
+    m.throttled_per_device_mean_min = std::min(m.throttled_per_device_mean_min, f.throttled_per_device_mean);
+    m.throttled_per_device_mean_max = std::max(m.throttled_per_device_mean_max, f.throttled_per_device_mean);
+  }
   return m;
 }
 
@@ -114,7 +122,10 @@ nlohmann::json to_json(const Figures& f) {
           {"wall_seconds", round(f.wall_seconds, 3)},
           {"requests_per_device_mean", round(f.requests_per_device_mean, 4)},
           {"refused_per_device_mean", round(f.refused_per_device_mean, 4)},
-          {"runs", f.runs}};
+          {"runs", f.runs},
+          {"converged_seconds_range", {round(f.converged_seconds_min, 3), round(f.converged_seconds_max, 3)}},
+          {"throttled_per_device_mean_range",
+           {round(f.throttled_per_device_mean_min, 4), round(f.throttled_per_device_mean_max, 4)}}};
 }
 
 std::string table(const std::vector<std::pair<std::string, Figures>>& rows) {

@@ -29,6 +29,9 @@ struct Figures {
   double requests_per_device_mean = 0;      // register requests and polls
   double refused_per_device_mean = 0;       // 503s of an outage
   std::size_t runs = 1;                     // a mean over this many simulated runs
+  // Over those runs: the least and the most of two figures that vary from run to run.
+  double converged_seconds_min = 0, converged_seconds_max = 0;
+  double throttled_per_device_mean_min = 0, throttled_per_device_mean_max = 0;
 };
 
 Figures figures(const FleetSpec& spec, const FleetRun& run);

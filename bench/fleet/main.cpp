@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <thread>
 
 #include <CLI/CLI.hpp>
@@ -12,6 +13,7 @@
 #include <spdlog/spdlog.h>
 
 #include "bench/fleet/figures.h"
+#include "bench/fleet/real_fleet.h"
 #include "bench/fleet/scenario.h"
 #include "bench/fleet/simulation.h"
 
@@ -37,6 +39,9 @@ struct Options {
   std::size_t runs = 1;
   bool json = false;
   std::string svg;
+  std::string transport = "https";
+  std::string keep;
+  unsigned patience = 600;
 };
 
 std::string load_average() {
@@ -102,6 +107,9 @@ int main(int argc, char** argv) {
   app.add_option("--latency-ms", o.latency_ms, "simulated: one request's round trip (20)");
   app.add_option("--seed", o.seed, "trickle arrivals and simulated jitter (1)");
   app.add_option("--runs", o.runs, "simulated: average over this many runs with successive seeds (1)");
+  app.add_option("--transport", o.transport, "real: https or mqtt (default https)")->check(CLI::IsMember({"https", "mqtt"}));
+  app.add_option("--patience", o.patience, "real: seconds past the floor before a device counts as failed (600)");
+  app.add_option("--keep", o.keep, "real: copy the devices' configurations and logs, and the emulator's, here");
   app.add_flag("--json", o.json, "print one JSON object instead of a table");
   app.add_option("--svg", o.svg, "write the picture of requests per minute to this file");
   CLI11_PARSE(app, argc, argv);
@@ -111,28 +119,68 @@ int main(int argc, char** argv) {
   if (o.devices == 0) o.devices = o.mode == "real" ? 200 : 100'000;
   const FleetSpec spec = spec_of(o, scenario);
 
-  const auto edge = simulate_runs(spec, Client::edgeprov, o);
-  const auto naive = simulate_runs(spec, Client::naive, o);
+  std::optional<RealRun> real;
+  if (o.mode == "real") {
+    RealOptions options;
+    options.transport = o.transport;
+    options.patience = std::chrono::seconds(o.patience);
+    if (!o.keep.empty()) options.keep = o.keep;
+    options.progress = [](const std::string& line) { fmt::print(stderr, "bench_fleet: {}\n", line); };
+    real = run_real(spec, options);
+  }
+  // The simulated twin of a real run starts each device as late as the real processes sent their first
+  // request, and takes as long per request as they logged.
+  FleetSpec simulated = spec;
+  if (real) {
+    simulated.start_delay = std::chrono::duration_cast<Duration>(std::chrono::duration<double>(real->start_lag_seconds));
+    simulated.request_latency =
+        std::chrono::duration_cast<Duration>(std::chrono::duration<double, std::milli>(real->round_trip_ms));
+  }
+  const auto edge = simulate_runs(simulated, Client::edgeprov, o);
+  const auto naive = simulate_runs(simulated, Client::naive, o);
+  const std::optional<Figures> real_figures = real ? std::optional(figures(spec, real->run)) : std::nullopt;
 
   if (!o.svg.empty()) {
+    std::vector<ChartLine> lines;
+    if (real) lines.push_back({"edgeprov (real processes)", "#1f5fbf", &real->run, real_figures->converged_seconds});
+    lines.push_back({"edgeprov (simulated)", real ? "#7fa7e0" : "#1f5fbf", &edge.first, figures(spec, edge.first).converged_seconds});
+    lines.push_back({"naive fixed retry (simulated)", "#c0392b", &naive.first, figures(spec, naive.first).converged_seconds});
     std::ofstream out(o.svg);
-    out << svg_chart(spec,
-                     {{"edgeprov (simulated)", "#1f5fbf", &edge.first, edge.figures.converged_seconds},
-                      {"naive fixed retry (simulated)", "#c0392b", &naive.first, naive.figures.converged_seconds}},
-                     fmt::format("{}: {} devices, quota {}/{} s", o.scenario, spec.devices, spec.registrations.limit,
-                                 spec.registrations.window.count()));
+    out << svg_chart(spec, lines,
+                     fmt::format("{}: {} devices, quota {} per {} s{}", o.scenario, spec.devices, spec.registrations.limit,
+                                 spec.registrations.window.count(), real ? ", " + o.transport : std::string()));
   }
   if (o.json) {
-    nlohmann::json j = to_json(edge.figures);
+    nlohmann::json j = to_json(real ? *real_figures : edge.figures);
     j["mode"] = o.mode;
     j["scenario"] = o.scenario;
+    if (real) {
+      j["transport"] = o.transport;
+      j["simulated"] = to_json(edge.figures);
+      j["real"] = {{"start_lag_seconds", real->start_lag_seconds},
+                   {"round_trip_ms", real->round_trip_ms},
+                   {"handling_ms", real->handling_ms},
+                   {"log_requests", real->log_requests},
+                   {"emulator_stats", real->emulator_stats},
+                   {"peak_load_average", real->peak_load_average}};
+    }
     j["naive"] = to_json(naive.figures);
     j["load_average"] = load_average();
     std::cout << j.dump() << "\n";
   } else {
-    fmt::print("{} scenario, {} devices, quota {} per {} s ({}); load average {}\n", o.scenario, spec.devices,
-               spec.registrations.limit, spec.registrations.window.count(), o.mode, load_average());
-    fmt::print("{}", table({{"edgeprov (simulated)", edge.figures}, {"naive (simulated)", naive.figures}}));
+    fmt::print("{} scenario, {} devices, quota {} per {} s ({}{}); load average {}\n", o.scenario, spec.devices,
+               spec.registrations.limit, spec.registrations.window.count(), o.mode,
+               real ? ", " + o.transport : std::string(), load_average());
+    std::vector<std::pair<std::string, Figures>> rows;
+    if (real) rows.emplace_back("edgeprov (real)", *real_figures);
+    rows.emplace_back(o.runs > 1 ? fmt::format("edgeprov (sim., {} runs)", o.runs) : "edgeprov (simulated)", edge.figures);
+    rows.emplace_back(o.runs > 1 ? fmt::format("naive (sim., {} runs)", o.runs) : "naive (simulated)", naive.figures);
+    fmt::print("{}", table(rows));
+    if (real)
+      fmt::print("real: first request {:.2f} s after a device's start, round trip {:.0f} ms, the emulator's handling "
+                 "{:.2f} ms (medians); {} requests in its log; load average up to {:.1f}\n",
+                 real->start_lag_seconds, real->round_trip_ms, real->handling_ms, real->log_requests,
+                 real->peak_load_average);
   }
   return 0;
 }
