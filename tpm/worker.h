@@ -64,16 +64,22 @@ class Worker {
   // Blocking calls (edgeprovctl, tests, benchmarks). Throw tpm::Error.
   PublicKeys keys();
   Info info();
-  ImportedKey import_auth_key(Bytes blob);
-  Sha256Digest sign(Bytes data);
+  TransientKey load_key(Bytes blob);
+  ImportedKey persist_key(TransientKey key);
+  Sha256Digest sign(SigningKey key, Bytes data);
   Description describe();
 
-  // Asynchronous calls: the work runs on the TPM thread, `done` is posted to `executor`.
+  // Asynchronous calls: the work runs on the TPM thread, `done` is posted to `executor`. Calls run one at
+  // a time in the order they were made. The DPS key calls are Device's (tpm/device.h): a transient key
+  // lives in the connection that loaded it, so after a reconnect using it fails with transient_key_lost.
   void async_keys(Executor executor, Handler<PublicKeys> done);
   void async_info(Executor executor, Handler<Info> done);
-  void async_import_auth_key(Bytes blob, Executor executor, Handler<ImportedKey> done);
-  void async_sign(Bytes data, Executor executor, Handler<Sha256Digest> done);
+  void async_load_key(Bytes blob, Executor executor, Handler<TransientKey> done);
+  void async_persist_key(TransientKey key, Executor executor, Handler<ImportedKey> done);
+  void async_sign(SigningKey key, Bytes data, Executor executor, Handler<Sha256Digest> done);
   void async_describe(Executor executor, Handler<Description> done);
+  // Flushes `key` if it is still loaded; nobody waits for it and a failure changes nothing.
+  void flush_key(TransientKey key);
 
   // What the last calls found out; for `status`, which must never wait on the TPM.
   struct Snapshot {
@@ -90,8 +96,9 @@ class Worker {
  private:
   std::function<PublicKeys(Device&)> keys_job();
   std::function<Info(Device&)> info_job();
-  std::function<ImportedKey(Device&)> import_job(Bytes blob);
-  std::function<Sha256Digest(Device&)> sign_job(Bytes data);
+  std::function<TransientKey(Device&)> load_job(Bytes blob);
+  std::function<ImportedKey(Device&)> persist_job(TransientKey key);
+  std::function<Sha256Digest(Device&)> sign_job(SigningKey key, Bytes data);
   std::function<Description(Device&)> describe_job();
   template <typename T>
   Result<T> execute(const std::function<T(Device&)>& job);
