@@ -81,10 +81,13 @@ class SymmetricKey final : public dps::Credential {
  public:
   dps::AttestationMethod method() const override { return dps::AttestationMethod::symmetric_key; }
   std::optional<dps::TpmKeys> tpm_keys() const override { return std::nullopt; }
-  void async_sign(std::string data, SignDone done) override {
+  void async_sign(dps::SigningKey, std::string data, SignDone done) override {
     done(hmac_sha256(Bytes(32, 7), ByteView(reinterpret_cast<const std::uint8_t*>(data.data()), data.size())));
   }
-  void async_import(Bytes, ImportDone done) override { done(std::nullopt); }
+  // Symmetric keys have no key lifecycle; dps::Registration never calls these for them.
+  void async_load_key(Bytes, LoadDone) override { FAIL("a symmetric-key attempt loads no key"); }
+  void async_persist_key(dps::AttemptKey, PersistDone) override { FAIL("a symmetric-key attempt persists no key"); }
+  void release_key(dps::AttemptKey) override {}
 };
 
 struct Trace {
