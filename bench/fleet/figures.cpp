@@ -170,9 +170,11 @@ std::string escape(const std::string& text) {
 }  // namespace
 
 std::string svg_chart(const FleetSpec& spec, const std::vector<ChartLine>& lines, const std::string& title) {
-  constexpr double width = 960, height = 480, left = 70, right = 20, top = 50, bottom = 100;
+  const double bottom = 76 + 18 * static_cast<double>(lines.size());
+  constexpr double width = 960, left = 70, right = 20, top = 50, plot_height = 340;
+  const double height = top + plot_height + bottom;
   constexpr int sample_every = 5;  // seconds
-  const double plot_w = width - left - right, plot_h = height - top - bottom;
+  const double plot_w = width - left - right, plot_h = plot_height;
   const double quota = quota_per_minute(spec);
 
   struct Curve {
@@ -262,14 +264,16 @@ std::string svg_chart(const FleetSpec& spec, const std::vector<ChartLine>& lines
     const double cx = x_of(lines[i].converged_seconds);
     svg += fmt::format("<line x1=\"{0:.1f}\" y1=\"{1}\" x2=\"{0:.1f}\" y2=\"{2}\" stroke=\"{3}\" stroke-width=\"3\"/>\n", cx,
                        top, top + 14, lines[i].colour);
-    // Legend.
-    const double ly = top + plot_h + 56 + 18 * static_cast<double>(i / 2);
-    const double lx = left + (i % 2 == 0 ? 0 : plot_w / 2);
+    // Legend: one line a policy.
+    const double ly = top + plot_h + 74 + 18 * static_cast<double>(i);
     svg += fmt::format("<line x1=\"{0}\" y1=\"{1}\" x2=\"{2}\" y2=\"{1}\" stroke=\"{3}\" stroke-width=\"2\"/>"
-                       "<text x=\"{4}\" y=\"{5}\">{6}: all (solid), accepted (dotted), provisioned at {7:.0f} s (tick)</text>\n",
-                       lx, ly, lx + 24, lines[i].colour, lx + 30, ly + 4, escape(lines[i].label),
+                       "<text x=\"{4}\" y=\"{5}\">{6}: every device provisioned at {7:.0f} s</text>\n",
+                       left, ly, left + 24, lines[i].colour, left + 30, ly + 4, escape(lines[i].label),
                        lines[i].converged_seconds);
   }
+  svg += fmt::format("<text x=\"{}\" y=\"{}\" fill=\"#555\">solid: all register requests; dotted: those accepted "
+                     "(both over the trailing minute); dashed: the quota; tick at the top: last device provisioned</text>\n",
+                     left, top + plot_h + 54);
   svg += "</svg>\n";
   return svg;
 }
