@@ -42,6 +42,7 @@ struct Options {
   std::string transport = "https";
   std::string keep;
   unsigned patience = 600;
+  std::optional<unsigned> throttle_spread, max_delay;  // what-if: another retry policy (simulated only)
 };
 
 std::string load_average() {
@@ -74,6 +75,8 @@ struct Simulated {
 Simulated simulate_runs(const FleetSpec& spec, Client client, const Options& o) {
   SimulationOptions options;
   options.naive.interval = std::chrono::seconds(o.naive_interval);
+  if (o.throttle_spread) options.backoff.throttle_spread = std::chrono::seconds(*o.throttle_spread);
+  if (o.max_delay) options.backoff.max_delay = std::chrono::seconds(*o.max_delay);
   std::vector<Figures> all;
   Simulated out;
   for (std::size_t k = 0; k < std::max<std::size_t>(1, o.runs); ++k) {
@@ -110,11 +113,19 @@ int main(int argc, char** argv) {
   app.add_option("--transport", o.transport, "real: https or mqtt (default https)")->check(CLI::IsMember({"https", "mqtt"}));
   app.add_option("--patience", o.patience, "real: seconds past the floor before a device counts as failed (600)");
   app.add_option("--keep", o.keep, "real: copy the devices' configurations and logs, and the emulator's, here");
+  app.add_option("--throttle-spread", o.throttle_spread,
+                 "simulated, what-if: edgeprov's spread after a Retry-After, seconds (edgeprovd: 60)");
+  app.add_option("--max-delay", o.max_delay, "simulated, what-if: edgeprov's longest backoff, seconds (edgeprovd: 300)");
   app.add_flag("--json", o.json, "print one JSON object instead of a table");
   app.add_option("--svg", o.svg, "write the picture of requests per minute to this file");
   CLI11_PARSE(app, argc, argv);
   spdlog::set_level(spdlog::level::warn);  // the emulator's reply builders log nothing we need here
 
+  if (o.mode == "real" && (o.throttle_spread || o.max_delay)) {
+    fmt::print(stderr, "bench_fleet: --throttle-spread and --max-delay change the simulated devices only; edgeprovd "
+                       "always runs its own policy, so they cannot be used with --mode real\n");
+    return 2;
+  }
   const Scenario scenario = *parse_scenario(o.scenario);
   if (o.devices == 0) o.devices = o.mode == "real" ? 200 : 100'000;
   const FleetSpec spec = spec_of(o, scenario);
