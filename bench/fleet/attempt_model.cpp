@@ -95,7 +95,14 @@ AttemptStep next_step(AttemptState& attempt, dps::Reply parsed, int status, Syst
     failure.message = "DPS answered a symmetric-key device with a TPM challenge";
     return AttemptOver{std::move(failure)};
   }
-  return AttemptOver{dps::rejected(std::get<dps::Rejected>(std::move(parsed)))};
+  auto& refusal = std::get<dps::Rejected>(parsed);
+  if (attempt.polls > 0 && dps::poll_again_after(refusal)) {
+    // As on_poll_refused: the same operation again after the Retry-After, within the poll limit.
+    if (attempt.polls >= max_polls) return AttemptOver{dps::rejected(std::move(refusal))};
+    ++attempt.polls;
+    return PollAfter{dps::poll_interval(refusal.retry_after, now)};
+  }
+  return AttemptOver{dps::rejected(std::move(refusal))};
 }
 
 std::chrono::seconds naive_wait(const NaivePolicy& policy, std::optional<std::chrono::seconds> retry_after) {

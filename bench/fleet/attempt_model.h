@@ -5,9 +5,11 @@
 //
 // The attempt follows dps/registration.cpp for a symmetric-key device (HTTPS and MQTT alike):
 //   register → 202 `assigning` → poll after poll_interval(Retry-After) → … → 200 `assigned`: done.
-//   Any other answer to the register request OR to a poll (429, 503, …) ends the attempt with that error:
-//   the next attempt, after the machine's backoff, starts again with a register request, which counts
-//   against the registration quota again. After max_polls `assigning` answers the attempt ends (transient).
+//   A poll refused for a while with a Retry-After (429, a 5xx that names one) is sent again after it, in
+//   the same attempt (dps::poll_again_after). Any other answer to the register request or to a poll ends
+//   the attempt with that error: the next attempt, after the machine's backoff, starts again with a register
+//   request, which counts against the registration quota again. After max_polls polls (answered or refused)
+//   the attempt ends (transient).
 // The naive client is the Azure IoT C SDK's loop as docs/fleet.md describes it: a transient answer repeats
 // the same request after the server's Retry-After, or after a fixed interval without one; no jitter, no
 // growth, no end.
@@ -67,7 +69,8 @@ inline constexpr const char* simulated_id_scope = "0ne00F1EE70";
 
 struct AttemptState {
   std::string registration_id;
-  unsigned polls = 0;  // polls sent so far
+  unsigned polls = 0;           // polls sent so far
+  unsigned polls_answered = 0;  // of those, the ones DPS let through (only they count towards assigning_polls)
   std::string operation_id;
 };
 

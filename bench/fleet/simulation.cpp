@@ -179,11 +179,14 @@ class Simulation {
   // tracking id and timestamp, which the parser does not read: it is built and parsed once per Retry-After.
   dps::Reply reply_to(const Event& event, const Verdict& verdict) {
     auto& device = edgeprov_[event.device];
-    const unsigned polls_before = device.attempt.polls > 0 ? device.attempt.polls - 1 : 0;
+    const unsigned polls_before = device.attempt.polls_answered;
     auto build = [&] {
       return read_reply(dps_.answer(verdict, event.request, ids_[event.device], polls_before, event.at), device.attempt);
     };
-    if (verdict.outcome == Outcome::accepted) return build();
+    if (verdict.outcome == Outcome::accepted) {
+      if (event.request == RequestKind::operation_status) ++device.attempt.polls_answered;
+      return build();
+    }
     const ReplyKey key{status_of(verdict), verdict.retry_after().value_or(std::chrono::seconds(-1)).count(),
                        verdict.throttled ? static_cast<int>(verdict.throttled->quota) : -1,
                        verdict.outage ? verdict.outage->id : 0};
@@ -206,7 +209,7 @@ class Simulation {
         std::visit(Overloaded{
                        [&](const pm::ReadIdentity&) { pending.push_back(pm::IdentityRead{ids_[index], {}, {}}); },
                        [&](const pm::StartAttempt& start) {
-                         device.attempt = AttemptState{start.registration_id, 0, {}};
+                         device.attempt = AttemptState{.registration_id = start.registration_id};
                          schedule({.at = at, .sequence = 0, .device = index, .kind = EventKind::request,
                                    .request = RequestKind::register_device});
                        },

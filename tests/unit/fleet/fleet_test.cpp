@@ -169,8 +169,13 @@ TEST_CASE("the attempt model makes the requests dps::Registration makes and ends
   SECTION("a register request throttled: the attempt ends with DPS's Retry-After") {
     agree({throttled(emulator::QuotaKind::registrations, 23)});
   }
-  SECTION("a poll throttled by the per-device quota ends the attempt too") {
-    agree({assigning(1), throttled(emulator::QuotaKind::polls_per_device, 4)});
+  SECTION("a poll throttled by the per-device quota is sent again after the Retry-After") {
+    agree({assigning(1), throttled(emulator::QuotaKind::polls_per_device, 4), still_assigning(1), assigned()});
+  }
+  SECTION("polls throttled up to the poll limit end the attempt with the last refusal") {
+    agree({assigning(1), throttled(emulator::QuotaKind::polls_per_device, 4),
+           throttled(emulator::QuotaKind::polls_per_device, 3)},
+          2);
   }
   SECTION("a poll refused by an outage ends the attempt") { agree({assigning(1), unavailable()}); }
   SECTION("a register request refused by an outage") { agree({unavailable()}); }
