@@ -327,7 +327,18 @@ class Registration::Impl : public std::enable_shared_from_this<Impl> {
     if (auto* assigned = std::get_if<Assigned>(&parsed)) return on_assigned(std::move(*assigned));
     if (auto* assigning = std::get_if<Assigning>(&parsed)) return on_assigning(std::move(*assigning), reply.status);
     if (auto* challenge = std::get_if<TpmChallenge>(&parsed)) return on_challenge(std::move(*challenge));
-    complete(rejected(std::get<Rejected>(std::move(parsed))));
+    auto& refusal = std::get<Rejected>(parsed);
+    if (step == Step::status_poll && poll_again_after(refusal)) return on_poll_refused(std::move(refusal));
+    complete(rejected(std::move(refusal)));
+  }
+
+  // The same operation polled again after the Retry-After (poll_again_after), within the poll limit.
+  void on_poll_refused(Rejected refusal) {
+    if (polls_ >= request_.max_polls) return complete(rejected(std::move(refusal)));
+    const seconds delay = poll_interval(refusal.retry_after, now_());
+    spdlog::info("DPS: status poll of operation {} for \"{}\" refused with HTTP {} ({}); polling again in {} s",
+                 operation_id_, request_.registration_id, refusal.status, to_string(refusal.cause), delay.count());
+    poll_after(delay);
   }
 
   void on_challenge(TpmChallenge challenge) {
@@ -380,6 +391,10 @@ class Registration::Impl : public std::enable_shared_from_this<Impl> {
     const seconds delay = poll_interval(assigning.retry_after, now_());
     spdlog::debug("DPS: \"{}\" is being assigned (operation {}); polling in {} s", request_.registration_id,
                   operation_id_, delay.count());
+    poll_after(delay);
+  }
+
+  void poll_after(seconds delay) {
     auto resume = [this] { send_poll(); };
     if (poll_wait_) {
       poll_wait_(delay, on_strand<>(std::move(resume)));

@@ -129,6 +129,17 @@ struct RegistrationRequest {
 using RegistrationOutcome = std::variant<Assigned, Error>;
 using RegistrationHandler = std::function<void(RegistrationOutcome)>;
 
+// Whether an attempt polls its operation again, after the Retry-After, when DPS refused a status poll for a
+// while (429: the device's polling limit; a 5xx) and said when to come back. The operation is still there:
+// ending the attempt would cost a register request against the instance's registration quota and, when
+// assignment takes longer than the polling limit allows, start a new operation every time and never be
+// assigned (docs/fleet.md, "Throttled polls"). A refusal without a Retry-After ends the attempt, and the
+// machine's jittered backoff decides. The polls count towards max_polls either way.
+inline bool poll_again_after(const Rejected& refusal) {
+  return refusal.transient && refusal.retry_after.present() &&
+         (refusal.cause == RejectionCause::throttled || refusal.cause == RejectionCause::server_error);
+}
+
 // Counters of one attempt, for logs and bench/provision.
 struct RegistrationTrace {
   unsigned requests = 0;                // register PUTs and status polls sent

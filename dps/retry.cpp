@@ -183,11 +183,24 @@ UnitRandom seeded_unit_random(std::uint64_t seed) {
   return [engine] { return std::generate_canonical<double, 53>(*engine); };
 }
 
-seconds backoff_ceiling(const BackoffPolicy& policy, std::uint32_t attempt) {
+namespace {
+
+// min(max, first * 2^(attempt-1)); 0 for attempt 0.
+seconds doubling(seconds first, seconds max, std::uint32_t attempt) {
   if (attempt == 0) return seconds{0};
-  seconds ceiling = policy.initial_delay;
-  for (std::uint32_t i = 1; i < attempt && ceiling < policy.max_delay; ++i) ceiling *= 2;
-  return std::min(ceiling, policy.max_delay);
+  seconds value = first;
+  for (std::uint32_t i = 1; i < attempt && value < max; ++i) value *= 2;
+  return std::min(value, max);
+}
+
+}  // namespace
+
+seconds backoff_ceiling(const BackoffPolicy& policy, std::uint32_t attempt) {
+  return doubling(policy.initial_delay, policy.max_delay, attempt);
+}
+
+seconds throttle_spread(const BackoffPolicy& policy, std::uint32_t attempt) {
+  return doubling(policy.throttle_spread, policy.max_delay, attempt);
 }
 
 std::optional<RetrySchedule> schedule_after_failure(const RetrySchedule& current, const BackoffPolicy& policy,
@@ -196,12 +209,17 @@ std::optional<RetrySchedule> schedule_after_failure(const RetrySchedule& current
   const std::uint32_t attempts = current.attempts + 1;
   if (policy.max_attempts && attempts >= *policy.max_attempts) return std::nullopt;
 
-  const auto ceiling = std::chrono::duration<double>(backoff_ceiling(policy, attempts));
   // Clamp the injected value so a faulty source cannot produce a negative or an over-long delay.
   const double unit = std::clamp(random ? random() : 0.0, 0.0, 1.0);
-  auto delay = std::chrono::duration_cast<std::chrono::milliseconds>(ceiling * unit);
+  std::chrono::milliseconds delay;
+  if (const auto floor = retry_after.wait_at(now)) {
+    const auto spread = std::chrono::duration<double>(throttle_spread(policy, attempts));
+    delay = std::chrono::duration_cast<std::chrono::milliseconds>(*floor + spread * unit);
+  } else {
+    const auto ceiling = std::chrono::duration<double>(backoff_ceiling(policy, attempts));
+    delay = std::chrono::duration_cast<std::chrono::milliseconds>(ceiling * unit);
+  }
   delay = std::max<std::chrono::milliseconds>(delay, policy.min_delay);
-  if (const auto floor = retry_after.wait_at(now)) delay = std::max<std::chrono::milliseconds>(delay, *floor);
 
   RetrySchedule next;
   next.attempts = attempts;

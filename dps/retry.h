@@ -51,7 +51,13 @@ FailureClass classify_http_status(int status);
 inline constexpr FailureClass classify_network_error() { return FailureClass::transient; }
 
 // Exponential backoff with full jitter ("Exponential Backoff And Jitter", AWS Architecture Blog):
-// delay = max(min_delay, Retry-After, uniform(0, min(max_delay, initial_delay * 2^(attempt-1)))).
+// delay = max(min_delay, uniform(0, min(max_delay, initial_delay * 2^(attempt-1)))).
+// A failure whose answer named a Retry-After (DPS throttling, 429; a 503 that says when to come back) is
+// different: the server told every device it turned away the same moment, and devices that all come back
+// then collide again, slot after slot (docs/fleet.md shows it: a fleet throttled at once stays throttled
+// together). The retry comes instead a uniform share of a spread after that moment:
+// delay = max(min_delay, Retry-After + uniform(0, min(max_delay, throttle_spread * 2^(attempt-1)))).
+// The spread starts at one minute because DPS meters registrations per minute, and grows like the backoff.
 // There is no attempt limit by default: an unattended device must recover by itself when DPS or the
 // network comes back (docs/architecture.md: `retrying` continues with backoff). max_delay bounds the load instead:
 // at 5 min, a device that keeps failing sends about 12 requests an hour.
@@ -59,6 +65,7 @@ struct BackoffPolicy {
   std::chrono::seconds initial_delay{2};
   std::chrono::seconds max_delay{300};
   std::chrono::seconds min_delay{1};
+  std::chrono::seconds throttle_spread{60};
   std::optional<std::uint32_t> max_attempts;  // std::nullopt: retry for ever
 };
 
@@ -78,6 +85,8 @@ struct RetrySchedule {
 
 // The backoff bound for the n-th consecutive failure (n >= 1), before jitter: min(max, initial * 2^(n-1)).
 std::chrono::seconds backoff_ceiling(const BackoffPolicy& policy, std::uint32_t attempt);
+// The spread after the Retry-After of the n-th consecutive failure (n >= 1): min(max, throttle_spread * 2^(n-1)).
+std::chrono::seconds throttle_spread(const BackoffPolicy& policy, std::uint32_t attempt);
 
 // The schedule after one more transient failure at `now`. std::nullopt when policy.max_attempts is reached.
 std::optional<RetrySchedule> schedule_after_failure(const RetrySchedule& current, const BackoffPolicy& policy,

@@ -53,18 +53,28 @@ std::optional<std::string> unknown_key(const json& body, std::initializer_list<s
 
 json quotas_json(const DeviceGate& gate) {
   QuotaSettings q = gate.quotas();
-  return {{"registrationsPerMinute", q.registrations ? json(q.registrations->limit) : json(nullptr)},
+  const bool per_minute = q.registrations && q.registrations->window == std::chrono::seconds(60);
+  return {{"registrationsPerMinute", per_minute ? json(q.registrations->limit) : json(nullptr)},
+          {"registrations", q.registrations ? json(to_string(*q.registrations)) : json(nullptr)},
           {"pollsPerDevice", q.polls_per_device ? json(to_string(*q.polls_per_device)) : json(nullptr)},
           {"registrationsInWindow", gate.registrations_in_window()}};
 }
 
 AdminResult put_quotas(DeviceGate& gate, const json& body) {
-  const char* shape = R"(send {"registrationsPerMinute": N or null, "pollsPerDevice": "N/SECONDS" or null}; )"
-                      "a quota left out is turned off";
+  const char* shape = R"(send {"registrationsPerMinute": N or null (or "registrations": "N/SECONDS"), )"
+                      R"("pollsPerDevice": "N/SECONDS" or null}; a quota left out is turned off)";
   if (!body.is_object()) return bad_request(shape);
-  if (auto key = unknown_key(body, {"registrationsPerMinute", "pollsPerDevice"}))
+  if (auto key = unknown_key(body, {"registrationsPerMinute", "registrations", "pollsPerDevice"}))
     return bad_request("unknown key \"" + *key + "\": " + shape);
+  if (body.contains("registrationsPerMinute") && body.contains("registrations"))
+    return bad_request("registrationsPerMinute and registrations set the same quota: send one of them");
   QuotaSettings settings;
+  if (auto it = body.find("registrations"); it != body.end() && !it->is_null()) {
+    // Another window than DPS's minute: rehearsals that must not take minutes (bench_fleet's agreement check).
+    auto limit = it->is_string() ? parse_rate_limit(it->get<std::string>()) : std::nullopt;
+    if (!limit) return bad_request("registrations must be \"N/SECONDS\" (DPS: \"1000/60\"), or null");
+    settings.registrations = limit;
+  }
   if (auto it = body.find("registrationsPerMinute"); it != body.end() && !it->is_null()) {
     auto limit = integer_in(*it, 1, max_rate_limit);
     if (!limit) return bad_request("registrationsPerMinute must be an integer from 1 to " + std::to_string(max_rate_limit) + ", or null");

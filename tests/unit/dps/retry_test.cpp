@@ -112,17 +112,42 @@ TEST_CASE("full jitter stays below the 5 minute cap however many failures came b
   CHECK(next->next_attempt_at == at(1000) + 299700ms);
 }
 
-TEST_CASE("a 429 with Retry-After: 30 is retried no sooner than 30 seconds later") {
-  const auto next = schedule_after_failure({}, BackoffPolicy{}, at(1000), parse_retry_after("30"), fixed(0.5));
-  REQUIRE(next);
-  CHECK(next->next_attempt_at == at(1030));
+TEST_CASE("a 429 with Retry-After: 30 is retried 30 seconds later and a jittered share of a minute more") {
+  // Every device DPS turned away was told the same moment: coming back spread over the minute after it (DPS
+  // meters registrations per minute) keeps them from colliding again.
+  const auto at_least = schedule_after_failure({}, BackoffPolicy{}, at(1000), parse_retry_after("30"), fixed(0.0));
+  const auto halfway = schedule_after_failure({}, BackoffPolicy{}, at(1000), parse_retry_after("30"), fixed(0.5));
+  const auto at_most = schedule_after_failure({}, BackoffPolicy{}, at(1000), parse_retry_after("30"), fixed(0.999));
+  REQUIRE(at_least);
+  REQUIRE(halfway);
+  REQUIRE(at_most);
+  CHECK(at_least->next_attempt_at == at(1030));
+  CHECK(halfway->next_attempt_at == at(1060));
+  CHECK(at_most->next_attempt_at == at(1030) + 59940ms);
+  CHECK(halfway->attempts == 1);
 }
 
-TEST_CASE("a Retry-After shorter than the backoff does not shorten it") {
-  const auto next = schedule_after_failure({7, std::nullopt}, BackoffPolicy{}, at(1000), parse_retry_after("3"),
-                                           fixed(0.5));
-  REQUIRE(next);
-  CHECK(next->next_attempt_at == at(1128));  // eighth failure: ceiling 256 s × 0.5
+TEST_CASE("the spread after a Retry-After doubles with each failure, up to the 5 minute cap") {
+  const BackoffPolicy policy;
+  std::vector<seconds> spreads;
+  for (std::uint32_t attempt = 1; attempt <= 5; ++attempt) spreads.push_back(throttle_spread(policy, attempt));
+  CHECK(spreads == std::vector<seconds>{60s, 120s, 240s, 300s, 300s});
+  CHECK(throttle_spread(policy, 4'000'000'000u) == 300s);
+  const auto eighth = schedule_after_failure({7, std::nullopt}, policy, at(1000), parse_retry_after("3"), fixed(0.5));
+  REQUIRE(eighth);
+  CHECK(eighth->next_attempt_at == at(1153));  // 3 s, then 300 s × 0.5
+}
+
+TEST_CASE("a Retry-After is never shortened: not by the jitter, and a 0 still waits the 1 second minimum") {
+  for (double unit : {0.0, 0.3, 0.999}) {
+    const auto next = schedule_after_failure({2, std::nullopt}, BackoffPolicy{}, at(1000), parse_retry_after("45"),
+                                             fixed(unit));
+    REQUIRE(next);
+    CHECK(*next->next_attempt_at >= at(1045));
+  }
+  const auto zero = schedule_after_failure({}, BackoffPolicy{}, at(1000), parse_retry_after("0"), fixed(0.0));
+  REQUIRE(zero);
+  CHECK(zero->next_attempt_at == at(1001));
 }
 
 TEST_CASE("a random source out of range is clamped between 0 and 1") {

@@ -432,6 +432,57 @@ TEST_CASE("a 503 is a transient server error") {
   CHECK(rejection(failure).cause == RejectionCause::server_error);
 }
 
+TEST_CASE("a status poll refused with a Retry-After is sent again after it, in the same attempt") {
+  Harness h(AttestationMethod::symmetric_key);
+  SECTION("429: the device's polling limit") {
+    h.channel.replies = {assigning("op-1", "1"), reply(429, {{"errorCode", 429001}, {"message", "throttled"}}, "6"),
+                         polled_assigning("op-1", "2"), assigned("op-1")};
+  }
+  SECTION("503 that says when to come back") {
+    h.channel.replies = {assigning("op-1", "1"), reply(503, {{"errorCode", 503000}, {"message", "down"}}, "6"),
+                         polled_assigning("op-1", "2"), assigned("op-1")};
+  }
+  h.start();
+  h.run();
+  h.success();
+  // One register request, then polls of the same operation only: no new registration.
+  REQUIRE(h.channel.sent.size() == 4);
+  CHECK_FALSE(h.channel.sent[0].poll);
+  for (std::size_t i = 1; i < h.channel.sent.size(); ++i) {
+    CHECK(h.channel.sent[i].poll);
+    CHECK(h.channel.sent[i].operation_id == "op-1");
+  }
+  CHECK(h.waits == std::vector<std::chrono::seconds>{1s, 6s, 2s});
+  CHECK(h.registration->trace().polls == 3);
+}
+
+TEST_CASE("a status poll refused without a Retry-After ends the attempt for the backoff to decide") {
+  Harness h(AttestationMethod::symmetric_key);
+  h.channel.replies = {assigning("op-1", "1"), reply(503, {{"errorCode", 503000}, {"message", "down"}})};
+  h.start();
+  h.run();
+  const auto& failure = h.failure();
+  CHECK(failure.transient);
+  CHECK(rejection(failure).cause == RejectionCause::server_error);
+  CHECK(h.channel.sent.size() == 2);
+}
+
+TEST_CASE("status polls refused with a Retry-After count towards max_polls") {
+  Harness h(AttestationMethod::symmetric_key);
+  h.request.max_polls = 3;
+  const auto throttled = reply(429, {{"errorCode", 429001}, {"message", "throttled"}}, "4");
+  h.channel.replies = {assigning("op-1", "1"), throttled, throttled, throttled, assigned("op-1")};
+  h.start();
+  h.run();
+  // The third refusal is the attempt's answer: throttled, transient, with DPS's Retry-After for the backoff.
+  const auto& failure = h.failure();
+  CHECK(failure.transient);
+  CHECK(rejection(failure).cause == RejectionCause::throttled);
+  CHECK(failure.retry_after().delay == 4s);
+  CHECK(h.registration->trace().polls == 3);
+  CHECK(h.channel.replies.size() == 1);  // the fourth poll was never sent
+}
+
 TEST_CASE("a 401 without a challenge is terminal for a symmetric-key device") {
   Harness h(AttestationMethod::symmetric_key);
   const auto& failure = fails_with(h, reply(401, {{"errorCode", 401002}, {"message", "bad sas"}}));
@@ -577,9 +628,14 @@ TEST_CASE("a TPM attempt that fails after the challenge releases the challenge's
   SECTION("503 on the signed PUT") {
     h.channel.replies = {challenge(challenge_blob), reply(503, {{"errorCode", 503000}, {"message", "down"}}, "2")};
   }
-  SECTION("429 on a status poll") {
+  SECTION("429 on the last status poll the attempt may send") {
+    h.request.max_polls = 1;
     h.channel.replies = {challenge(challenge_blob), assigning("op-1"),
                          reply(429, {{"errorCode", 429001}, {"message", "throttled"}}, "5")};
+  }
+  SECTION("503 without Retry-After on a status poll") {
+    h.channel.replies = {challenge(challenge_blob), assigning("op-1"),
+                         reply(503, {{"errorCode", 503000}, {"message", "down"}})};
   }
   SECTION("a timeout on a status poll") {
     h.channel.replies = {challenge(challenge_blob), assigning("op-1"),

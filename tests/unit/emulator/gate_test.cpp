@@ -157,15 +157,24 @@ TEST_CASE("the admin API sets and shows quotas, refusing malformed ones with the
   FakeClocks clocks;
   DeviceGate gate(clocks.options());
   auto shown = admin(gate, "GET", "/quotas");
-  CHECK(shown.body == json{{"registrationsPerMinute", nullptr}, {"pollsPerDevice", nullptr}, {"registrationsInWindow", 0}});
+  CHECK(shown.body == json{{"registrationsPerMinute", nullptr}, {"registrations", nullptr}, {"pollsPerDevice", nullptr},
+                           {"registrationsInWindow", 0}});
   auto set = admin(gate, "PUT", "/quotas", {{"registrationsPerMinute", 120}, {"pollsPerDevice", "5/10"}});
   CHECK(set.status == 200);
   CHECK(set.body["registrationsPerMinute"] == 120);
+  CHECK(set.body["registrations"] == "120/60");
   CHECK(set.body["pollsPerDevice"] == "5/10");
   CHECK(gate.quotas() == QuotaSettings{RateLimit{120, 60s}, RateLimit{5, 10s}});
   CHECK(admin(gate, "PUT", "/quotas", {{"pollsPerDevice", "5/10"}}).body["registrationsPerMinute"].is_null());
+  // Another window than a minute, for rehearsals that must be quick: shown as such, not as a rate per minute.
+  auto windowed = admin(gate, "PUT", "/quotas", {{"registrations", "6/10"}});
+  CHECK(windowed.status == 200);
+  CHECK(windowed.body["registrations"] == "6/10");
+  CHECK(windowed.body["registrationsPerMinute"].is_null());
+  CHECK(gate.quotas() == QuotaSettings{RateLimit{6, 10s}, std::nullopt});
   for (json bad : {json{{"registrationsPerMinute", 0}}, json{{"registrationsPerMinute", "60"}}, json{{"pollsPerDevice", "5"}},
-                   json{{"registrationsPerMinut", 60}}, json::array()}) {
+                   json{{"registrationsPerMinut", 60}}, json{{"registrations", 6}}, json{{"registrations", "6/0"}},
+                   json{{"registrationsPerMinute", 6}, {"registrations", "6/60"}}, json::array()}) {
     INFO(bad.dump());
     auto r = admin(gate, "PUT", "/quotas", bad);
     CHECK(r.status == 400);
