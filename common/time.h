@@ -14,4 +14,9 @@ std::string to_rfc3339(SystemTime t, bool millis = false);
 // Accepts "YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)"; anything else is std::nullopt.
 std::optional<SystemTime> parse_rfc3339(std::string_view text);
 
+// The UTC instant of a civil date and time of day (second 60 allowed, as a leap second). std::nullopt
+// when it is not a calendar date or a time of day, or not in the years 1970 to 2261: SystemTime holds
+// nanoseconds in 64 bits, and within those years no date from the wire, nor its distance to now, overflows.
+std::optional<SystemTime> civil_time(int year, int month, int day, int hour, int minute, int second);
+
 }  // namespace edgeprov
