@@ -115,7 +115,7 @@ HttpHandler make_admin_handler(ProvisioningService& service, FaultTable& faults,
     action.response.version(11);
     if (result.status != 204) {
       action.response.set(http::field::content_type, "application/json; charset=utf-8");
-      action.response.body() = result.body.dump();
+      action.response.body() = body_text(result.body);
     }
     auto latency = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
     std::string_view target = message.target();
