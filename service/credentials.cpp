@@ -21,7 +21,7 @@ namespace {
 // Transient: waiting can bring the TPM back (a simulator restarting, a lockout running out). Every other
 // kind needs someone to change the machine or the config.
 bool transient(tpm::ErrorKind kind) {
-  return kind == tpm::ErrorKind::connection || kind == tpm::ErrorKind::lockout;
+  return kind == tpm::ErrorKind::connection || kind == tpm::ErrorKind::lockout || kind == tpm::ErrorKind::busy;
 }
 
 std::string config_name(const config::Config& config) {

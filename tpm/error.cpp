@@ -102,6 +102,7 @@ std::string_view to_string(ErrorKind kind) {
     case ErrorKind::no_auth_key: return "no_auth_key";
     case ErrorKind::no_space: return "no_space";
     case ErrorKind::tpm: return "tpm";
+    case ErrorKind::busy: return "busy";
   }
   return "?";
 }

@@ -20,6 +20,7 @@ enum class ErrorKind {
   no_auth_key,        // sign() before any key was imported
   no_space,           // no room for another persistent object or session
   tpm,                // any other TPM or TSS failure
+  busy,               // the worker's queue for this kind of work is full: nothing was sent to the TPM
 };
 
 // The five TPM2B items of a DPS authentication-key blob, in wire order (docs/dps-protocol.md §5.5).
