@@ -48,7 +48,7 @@ void register_methods(ipc::Dispatcher& dispatcher, const MethodContext& context)
       checked_params(call.method, call.params, {});
       auto sink = call.sink.lock();
       if (!sink) throw ipc::RpcError{ipc::errc::internal_error, "the connection closed while subscribing", nullptr};
-      sink->hold_open();
+      if (auto refused = sink->hold_open()) throw std::move(*refused);  // the caller's subscription limit
       context.subscribers->add(call.sink);
       return status_json(context);
     });

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pwd.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -73,6 +74,8 @@ Process::Process(ProcessOptions options) {
 
   int in_pipe[2] = {-1, -1};
   if (options.stdin_text && ::pipe(in_pipe) != 0) throw std::runtime_error("pipe failed");
+  int out_pipe[2] = {-1, -1};
+  if (options.stdout_pipe && ::pipe2(out_pipe, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
   const int log_fd = ::open(log_file_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (log_fd < 0) throw std::runtime_error("cannot open " + log_file_.string());
   if (drop) (void)::fchown(log_fd, drop->first, drop->second);
@@ -85,7 +88,7 @@ Process::Process(ProcessOptions options) {
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (::getppid() != parent) ::_exit(127);
     ::setpgid(0, 0);
-    ::dup2(log_fd, STDOUT_FILENO);
+    ::dup2(options.stdout_pipe ? out_pipe[1] : log_fd, STDOUT_FILENO);
     ::dup2(log_fd, STDERR_FILENO);
     if (options.stdin_text) {
       ::dup2(in_pipe[0], STDIN_FILENO);
@@ -110,6 +113,10 @@ Process::Process(ProcessOptions options) {
     ::_exit(127);
   }
   ::close(log_fd);
+  if (options.stdout_pipe) {
+    ::close(out_pipe[1]);
+    stdout_fd_ = out_pipe[0];
+  }
   if (options.stdin_text) {
     ::close(in_pipe[0]);
     const std::string& text = *options.stdin_text;
@@ -125,6 +132,26 @@ Process::Process(ProcessOptions options) {
 
 Process::~Process() {
   if (pid_ > 0 && !status_) stop();
+  if (stdout_fd_ >= 0) ::close(stdout_fd_);
+}
+
+std::optional<std::string> Process::read_line(milliseconds timeout) {
+  if (stdout_fd_ < 0) throw std::logic_error("Process::read_line needs ProcessOptions::stdout_pipe");
+  const auto deadline = steady_clock::now() + timeout;
+  for (;;) {
+    if (const auto newline = stdout_buffer_.find('\n'); newline != std::string::npos) {
+      std::string line = stdout_buffer_.substr(0, newline);
+      stdout_buffer_.erase(0, newline + 1);
+      return line;
+    }
+    const auto left = duration_cast<milliseconds>(deadline - steady_clock::now()).count();
+    pollfd entry{stdout_fd_, POLLIN, 0};
+    if (left <= 0 || ::poll(&entry, 1, static_cast<int>(left)) <= 0) return std::nullopt;
+    char chunk[4096];
+    const ssize_t n = ::read(stdout_fd_, chunk, sizeof chunk);
+    if (n <= 0) return std::nullopt;
+    stdout_buffer_.append(chunk, static_cast<std::size_t>(n));
+  }
 }
 
 bool Process::running() {

@@ -1,12 +1,16 @@
 // The params of the RPC methods as the service reads them, without a service: what is accepted, what is
-// refused with -32602 and a message naming the method and the parameter.
+// refused with -32602 and a message naming the method and the parameter; and the [edgeprov.ipc] limits'
+// defaults, which the configuration and the server each hold, kept equal.
 #include <catch2/catch_test_macros.hpp>
 #include <catch2/matchers/catch_matchers_string.hpp>
 
 #include <functional>
 
 #include "common/encoding.h"
+#include "edge-config/config.h"
+#include "ipc/admission.h"
 #include "ipc/jsonrpc.h"
+#include "ipc/server.h"
 #include "service/method_params.h"
 
 using namespace edgeprov;
@@ -66,4 +70,15 @@ TEST_CASE("methods without params accept none, null or {} and name the method ot
   CHECK(checked_params("subscribe", json::object(), {}).empty());
   CHECK_THAT(refusal([] { checked_params("identity.get", {{"x", 1}}, {}); }),
              ContainsSubstring("invalid params for 'identity.get': unknown parameter \"x\" (accepted: none)"));
+}
+
+TEST_CASE("the [edgeprov.ipc] limits default to the server's own defaults") {
+  const config::Ipc configured;
+  const ipc::AdmissionLimits limits;
+  CHECK(configured.max_connections == limits.max_connections);
+  CHECK(configured.admin_reserved_connections == limits.admin_reserved_connections);
+  CHECK(configured.max_connections_per_user == limits.max_connections_per_user);
+  CHECK(configured.max_requests_per_user == limits.max_requests_per_user);
+  CHECK(configured.max_subscriptions_per_user == limits.max_subscriptions_per_user);
+  CHECK(configured.idle_timeout == ipc::ServerOptions{}.idle_timeout);
 }
