@@ -13,6 +13,8 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config git
   libboost1.81-dev libssl-dev openssl libtss2-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
   libcli11-dev libtomlplusplus-dev libpaho-mqttpp-dev libpaho-mqtt-dev
+  # fuzzing (tests/fuzz): clang, and its runtime libraries, which hold libFuzzer
+  clang libclang-rt-14-dev
   # run and test: simulated TPM, TPM tools as independent references, an MQTT broker, MQTT and HTTPS clients
   swtpm swtpm-tools tpm2-tools mosquitto mosquitto-clients curl ca-certificates util-linux procps iproute2 python3
 )

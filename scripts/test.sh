@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Set up, build, and run every test with warnings as errors: the Linux build's unit and integration
-# tests, then the Windows build's tests under Wine (scripts/windows/test.sh). What CI runs (.ci/run).
+# tests, each fuzz harness for a bounded time (tests/fuzz/run.sh), then the Windows build's tests under
+# Wine (scripts/windows/test.sh). What CI runs (.ci/run).
 # Usage: scripts/test.sh                  everything
 #        scripts/test.sh [ctest args]     only the Linux tests, filtered, e.g. scripts/test.sh -L unit
 #        EDGEPROV_TEST_WINDOWS=0 scripts/test.sh   everything but the Windows tests
+#        EDGEPROV_FUZZ_SECONDS=N          seconds per fuzz harness (default 20; 0 skips fuzzing)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,9 +18,24 @@ ctest --preset ci "$@"
 linux=$(( $(date +%s) - start ))
 echo "test: the Linux build and its tests took $linux s"
 
-# A filtered run is a quick check of the Linux build: the Windows tests need a second, cross-compiled
-# build (minutes when cold) and run only in a full run.
-if [ $# -gt 0 ] || [ "${EDGEPROV_TEST_WINDOWS:-1}" = 0 ]; then
+# A filtered run is a quick check of the Linux build: fuzzing and the Windows tests need builds of their
+# own (minutes when cold) and run only in a full run.
+if [ $# -gt 0 ]; then
+  echo "test: fuzzing and the Windows tests under Wine were not run (tests/fuzz/run.sh, scripts/windows/test.sh)"
+  exit 0
+fi
+fuzz_seconds=${EDGEPROV_FUZZ_SECONDS:-20}
+if [ "$fuzz_seconds" != 0 ]; then
+  fuzz_start=$(date +%s)
+  # Its own build (clang, build-fuzz/): the harnesses and the libraries they link, nothing else.
+  cmake --preset fuzz
+  cmake --build --preset fuzz
+  tests/fuzz/run.sh "$fuzz_seconds"
+  echo "test: fuzzing took $(( $(date +%s) - fuzz_start )) s"
+fi
+linux=$(( $(date +%s) - start ))
+
+if [ "${EDGEPROV_TEST_WINDOWS:-1}" = 0 ]; then
   echo "test: the Windows tests under Wine were not run (scripts/windows/test.sh runs them)"
   exit 0
 fi
