@@ -3,6 +3,7 @@
 #include <string>
 
 #include "ctl/exit_codes.h"
+#include "dps/error.h"
 
 namespace edgeprov::ctl {
 
@@ -14,12 +15,13 @@ std::string state_of(const nlohmann::json& status) {
   return it != status.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
-// data.error.kind of a provisioning_failed answer; "" when absent.
-std::string failed_attempt_kind(const nlohmann::json& data) {
-  if (!data.is_object() || !data.contains("error") || !data["error"].is_object()) return {};
+// data.error.kind of a provisioning_failed answer; std::nullopt when absent or not a kind this client knows.
+std::optional<dps::ErrorKind> failed_attempt_kind(const nlohmann::json& data) {
+  if (!data.is_object() || !data.contains("error") || !data["error"].is_object()) return std::nullopt;
   const auto& error = data["error"];
   const auto it = error.find("kind");
-  return it != error.end() && it->is_string() ? it->get<std::string>() : std::string();
+  if (it == error.end() || !it->is_string()) return std::nullopt;
+  return dps::parse_error_kind(it->get<std::string>());
 }
 
 }  // namespace
@@ -33,7 +35,7 @@ int rpc_error_exit_code(const ipc::RpcError& error) {
     case ipc::errc::not_provisioned:
       return exit_code::not_provisioned;
     case ipc::errc::provisioning_failed:
-      return failed_attempt_kind(error.data) == "tpm" ? exit_code::tpm_error : exit_code::failure;
+      return failed_attempt_kind(error.data) == dps::ErrorKind::tpm ? exit_code::tpm_error : exit_code::failure;
     default:
       return exit_code::failure;
   }

@@ -1,6 +1,6 @@
-// edgeprovctl wait: polls `status` until the device is provisioned (0), provisioning failed for good (3)
-// or --timeout runs out (8). A service that is not up yet is waited for too, so `wait` can follow
-// `systemctl start edgeprovd` at once.
+// edgeprovctl wait: follows the service's status (`subscribe`: the status now, then every change) until
+// the device is provisioned (0), provisioning failed for good (3) or --timeout runs out (8). A service that
+// is not up yet is waited for too, so `wait` can follow `systemctl start edgeprovd` at once.
 #include <algorithm>
 #include <chrono>
 #include <iostream>
@@ -27,9 +27,10 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
-// `status` is answered from a snapshot, so polling it twice a second costs the service nothing.
-constexpr milliseconds poll_interval{500};
-// One call never waits longer than this, so a wedged connection is replaced well before the deadline.
+// How soon a service that does not answer yet is asked again.
+constexpr milliseconds reconnect_interval{500};
+// One call or wait for a change never lasts longer than this, so a wedged connection is replaced well
+// before the deadline.
 constexpr milliseconds call_timeout{5000};
 
 struct WaitOptions {
@@ -49,13 +50,24 @@ int run_wait(const GlobalOptions& global, const WaitOptions& options) {
 
   std::optional<ipc::Client> client;
   std::optional<nlohmann::json> last_status;
-  std::string last_problem;  // why the last poll got no answer
+  std::string last_problem;  // why the last connection got no answer
+  bool said_waiting = false;
   for (;;) {
     try {
       const milliseconds budget = std::clamp(left_until(deadline), milliseconds(1), call_timeout);
-      if (!client) client.emplace(endpoint, budget);
-      client->set_timeout(budget);
-      last_status = client->call("status");
+      if (!client) {
+        client.emplace(endpoint, budget);
+        client->set_timeout(budget);
+        last_status = client->call("subscribe");
+      } else {
+        auto change = client->next_notification(budget);
+        if (!change) {
+          if (left_until(deadline) == milliseconds(0)) break;
+          continue;  // nothing changed within this slice
+        }
+        if (change->method != "status.changed") continue;
+        last_status = change->params;
+      }
       switch (wait_verdict(*last_status)) {
         case WaitVerdict::provisioned:
           std::cout << (global.json ? json_text(*last_status) : format_provisioned(*last_status));
@@ -72,13 +84,20 @@ int run_wait(const GlobalOptions& global, const WaitOptions& options) {
         std::cerr << "edgeprovctl: status: " << e.what() << "\n";
         return e.rpc_error() ? rpc_error_exit_code(*e.rpc_error()) : exit_code::failure;
       }
-      // Not up yet, restarting, or a connection that broke: connect again on the next round.
+      // Not up yet, restarting, or a connection that broke: connect again shortly.
+      const bool was_connected = client.has_value() && last_status.has_value();
       client.reset();
       last_problem = e.what();
+      if (!said_waiting && !was_connected) {
+        std::cerr << "edgeprovctl: waiting for edgeprovd at " << endpoint << " (" << last_problem << ")\n";
+        said_waiting = true;
+      }
+      const milliseconds left = left_until(deadline);
+      if (left == milliseconds(0)) break;
+      std::this_thread::sleep_for(std::min(left, reconnect_interval));
+      continue;
     }
-    const milliseconds left = left_until(deadline);
-    if (left == milliseconds(0)) break;
-    std::this_thread::sleep_for(std::min(left, poll_interval));
+    if (left_until(deadline) == milliseconds(0)) break;
   }
 
   if (!last_status) {

@@ -167,7 +167,7 @@ class HttpsTransport::Impl : public std::enable_shared_from_this<Impl> {
       return fail({TransportErrorKind::resolve,
                    fmt::format("cannot resolve {} ({}): check {} and the DNS settings", hop().host, ec.message(),
                                setting),
-                   true});
+                   true, ec});
     }
     beast::get_lowest_layer(*stream_).expires_after(settings_.timeout);
     beast::get_lowest_layer(*stream_).async_connect(
@@ -187,7 +187,7 @@ class HttpsTransport::Impl : public std::enable_shared_from_this<Impl> {
       return fail({TransportErrorKind::connect,
                    fmt::format("cannot connect to {} ({}): check that it is running and reachable from this device",
                                what_hop(), ec.message()),
-                   true});
+                   true, ec});
     }
     if (settings_.proxy) return proxy_connect();
     handshake();
@@ -236,7 +236,7 @@ class HttpsTransport::Impl : public std::enable_shared_from_this<Impl> {
     return {TransportErrorKind::proxy,
             fmt::format("the proxy {} broke the CONNECT tunnel to {} ({}): check the proxy and its logs",
                         settings_.proxy->display, to_string(settings_.server), ec.message()),
-            true};
+            true, ec};
   }
 
   void on_proxy_read(error_code ec) {
@@ -315,7 +315,7 @@ class HttpsTransport::Impl : public std::enable_shared_from_this<Impl> {
     return {TransportErrorKind::tls_handshake,
             fmt::format("TLS with {}{} failed {} ({}): {}", to_string(settings_.server), via(), step, ec.message(),
                         advice),
-            true};
+            true, ec};
   }
 
   // ---- one exchange: write the request, read the response ----
@@ -395,7 +395,7 @@ class HttpsTransport::Impl : public std::enable_shared_from_this<Impl> {
             fmt::format("DPS at {} answered something that is not HTTP while {} ({}): check that [provisioning] "
                         "global_endpoint names a DPS server",
                         to_string(settings_.server), step, ec.message()),
-            true};
+            true, ec};
   }
 
   TransportError closed_error(std::string what) const {

@@ -22,7 +22,7 @@
 namespace edgeprov::dps {
 
 struct HttpsSettings {
-  Endpoint server;                      // parse_endpoint(global_endpoint, 443)
+  Endpoint server;                      // dps_server(global_endpoint, Transport::https, …)
   TlsSettings tls;
   std::optional<ProxyUrl> proxy;        // select_proxy(...); std::nullopt = direct
   std::chrono::milliseconds timeout{std::chrono::seconds(70)};  // cloud_timeout_sec, for each step

@@ -1,12 +1,19 @@
-// The MQTT topics of DPS (docs/dps-protocol.md §3; the user name is in request.cpp): pure, so they build
-// and are tested in every build, with or without Paho.
+#include "dps/mqtt_topic.h"
+
 #include <charconv>
 
 #include <fmt/format.h>
 
-#include "dps/mqtt_transport.h"
+#include "dps/sas.h"
+#include "dps/vocabulary.h"
 
 namespace edgeprov::dps {
+
+std::string mqtt_username(std::string_view id_scope, std::string_view registration_id,
+                          std::string_view client_version) {
+  return fmt::format("{}/registrations/{}/api-version={}&ClientVersion={}", id_scope, registration_id, api_version,
+                     client_version);
+}
 
 std::string register_topic(unsigned request_id) {
   return fmt::format("$dps/registrations/PUT/iotdps-register/?$rid={}", request_id);
@@ -14,7 +21,7 @@ std::string register_topic(unsigned request_id) {
 
 std::string operation_status_topic(unsigned request_id, std::string_view operation_id) {
   return fmt::format("$dps/registrations/GET/iotdps-get-operationstatus/?$rid={}&operationId={}", request_id,
-                     operation_id);
+                     c_sdk_url_encode(operation_id));
 }
 
 std::optional<ReplyTopic> parse_reply_topic(std::string_view topic) {

@@ -15,6 +15,7 @@
 #include <openssl/x509_vfy.h>
 #include <spdlog/spdlog.h>
 
+#include "dps/mqtt_topic.h"
 #include "dps/sigpipe.h"
 
 namespace edgeprov::dps {
@@ -154,7 +155,7 @@ class MqttTransport::Impl : public std::enable_shared_from_this<Impl> {
  public:
   Impl(asio::any_io_executor executor, MqttSettings settings)
       : strand_(asio::make_strand(std::move(executor))), settings_(std::move(settings)), connect_timer_(strand_) {
-    if (settings_.client_version.empty()) settings_.client_version = EDGEPROV_VERSION;
+    if (settings_.client_version.empty()) settings_.client_version = "edgeprov/" EDGEPROV_VERSION;  // as the HTTPS User-Agent
   }
 
   ~Impl() {

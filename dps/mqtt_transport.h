@@ -21,7 +21,7 @@
 namespace edgeprov::dps {
 
 struct MqttSettings {
-  Endpoint server;                  // parse_endpoint(global_endpoint, 8883)
+  Endpoint server;                  // dps_server(global_endpoint, Transport::mqtt, mqtt_port)
   TlsSettings tls;                  // trust, and the client certificate for X.509 attestation
   std::string id_scope;
   std::string registration_id;      // also the MQTT client id
@@ -39,21 +39,6 @@ struct MqttReply {
 
 using MqttResult = std::variant<MqttReply, TransportError>;
 using MqttHandler = std::function<void(MqttResult)>;
-
-// The wire names, pure (§3). mqtt_username() is the one of dps/request.h (defined in request.cpp).
-std::string mqtt_username(std::string_view id_scope, std::string_view registration_id,
-                          std::string_view client_version);
-inline constexpr std::string_view reply_subscription = "$dps/registrations/res/#";
-std::string register_topic(unsigned request_id);
-std::string operation_status_topic(unsigned request_id, std::string_view operation_id);
-
-struct ReplyTopic {
-  int status = 0;
-  std::optional<unsigned> request_id;  // $rid
-  std::string retry_after;             // "" when absent
-};
-// Parses "$dps/registrations/res/{status}/?$rid={n}[&retry-after={s}][&…]"; std::nullopt if it is not one.
-std::optional<ReplyTopic> parse_reply_topic(std::string_view topic);
 
 class MqttTransport {
  public:

@@ -6,7 +6,6 @@
 
 #include <fmt/format.h>
 
-#include "common/encoding.h"
 
 namespace edgeprov::dps {
 namespace {
@@ -30,45 +29,6 @@ std::optional<std::string> first_set(const EnvLookup& env, const char* a, const 
 }
 
 }  // namespace
-
-std::variant<ProxyUrl, TransportError> parse_proxy_url(std::string_view url) {
-  const auto bad = [&](std::string_view why) {
-    return TransportError{TransportErrorKind::configuration,
-                          fmt::format("the proxy URL \"{}\" is not usable: {}; write it as "
-                                      "http://[user:password@]host:port",
-                                      redact_userinfo(url), why),
-                          false};
-  };
-  std::string_view rest = trim(url);
-  if (const auto scheme = rest.find("://"); scheme != std::string_view::npos) {
-    const auto name = lower(rest.substr(0, scheme));
-    if (name == "https") return bad("a TLS connection to the proxy itself (https://) is not supported");
-    if (name != "http") return bad("only http:// proxies (HTTP CONNECT) are supported");
-    rest.remove_prefix(scheme + 3);
-  }
-  const auto authority = rest.substr(0, rest.find_first_of("/?#"));
-  if (const auto tail = rest.substr(authority.size()); !tail.empty() && tail != "/") {
-    return bad("a proxy URL has no path");
-  }
-  ProxyUrl proxy;
-  std::string_view hostport = authority;
-  if (const auto at = authority.rfind('@'); at != std::string_view::npos) {
-    const auto userinfo = authority.substr(0, at);
-    hostport = authority.substr(at + 1);
-    const auto colon = userinfo.find(':');
-    auto user = url_decode(userinfo.substr(0, colon));
-    auto password = url_decode(colon == std::string_view::npos ? std::string_view{} : userinfo.substr(colon + 1));
-    if (!user || !password) return bad("the user name or password has a broken %-escape");
-    if (user->empty()) return bad("the user name before '@' is empty");
-    const std::string credentials = *user + ":" + *password;
-    proxy.authorization = Secret("Basic " + base64_encode(as_bytes(credentials)));
-  }
-  auto endpoint = parse_endpoint(hostport, 80);
-  if (std::holds_alternative<TransportError>(endpoint)) return bad("the host or port is missing or invalid");
-  proxy.server = std::get<Endpoint>(std::move(endpoint));
-  proxy.display = "http://" + to_string(proxy.server);
-  return proxy;
-}
 
 bool no_proxy_matches(std::string_view no_proxy, std::string_view host) {
   const std::string name = lower(host);
@@ -114,10 +74,10 @@ std::variant<std::optional<ProxyUrl>, TransportError> select_proxy(const std::op
       return std::optional<ProxyUrl>{};
     }
   }
-  auto parsed = parse_proxy_url(*url);
-  if (auto* error = std::get_if<TransportError>(&parsed)) {
-    error->message += fmt::format(" (from {})", source);
-    return *error;
+  auto parsed = parse_proxy_url(trim(*url));
+  if (auto* problem = std::get_if<Problem>(&parsed)) {
+    return TransportError{TransportErrorKind::configuration,
+                          fmt::format("{} (from {}): {}", problem->problem, source, problem->fix), false};
   }
   return std::optional<ProxyUrl>(std::get<ProxyUrl>(std::move(parsed)));
 }

@@ -1,6 +1,6 @@
 // dps/proxy.h — which HTTP proxy carries the DPS connection (explicit [edgeprov.dps] proxy, else
 // HTTPS_PROXY / https_proxy unless NO_PROXY names the host) and the CONNECT request that opens the
-// tunnel. Pure: no sockets. Proxy credentials live only in a Secret and never in `display`.
+// tunnel. Pure: no sockets. The proxy URL itself is read by dps/endpoint.h.
 #pragma once
 #include <functional>
 #include <optional>
@@ -12,16 +12,6 @@
 #include "dps/transport.h"
 
 namespace edgeprov::dps {
-
-struct ProxyUrl {
-  Endpoint server;                        // the proxy itself
-  std::optional<Secret> authorization;    // "Basic base64(user:password)" from the URL's userinfo
-  std::string display;                    // "http://host:port", safe to log and to put in messages
-};
-
-// "http://[user[:password]@]host[:port][/]" (port 80 by default; percent-escapes in userinfo are
-// decoded). "https://" proxies (TLS to the proxy) are not supported and reported as such.
-std::variant<ProxyUrl, TransportError> parse_proxy_url(std::string_view url);
 
 // True when a NO_PROXY list ("a.example, .b.example, 10.0.0.1, *") names `host`: an exact match, or a
 // domain suffix at a dot boundary (".b.example" and "b.example" both cover "x.b.example").

@@ -17,52 +17,8 @@ using std::chrono::seconds;
 
 namespace {
 
-std::string_view method_name(config::AttestationMethod method) {
-  switch (method) {
-    case config::AttestationMethod::tpm: return "TPM";
-    case config::AttestationMethod::symmetric_key: return "symmetric key";
-    case config::AttestationMethod::x509: return "X.509";
-  }
-  return "unknown";
-}
-
-std::string_view transport_name(config::Transport transport) {
-  return transport == config::Transport::mqtt ? "MQTT" : "HTTPS";
-}
-
 long long elapsed_ms(std::chrono::steady_clock::time_point since) {
   return std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - since).count();
-}
-
-RegistrationFailure from_rejected(Rejected rejected) {
-  RegistrationFailure failure;
-  failure.kind = "dps";
-  failure.http_status = rejected.status;
-  failure.code = rejected.error_code;
-  failure.message = std::move(rejected.message);
-  failure.transient = rejected.transient;
-  failure.retry_after = rejected.retry_after;
-  failure.cause = rejected.cause;
-  return failure;
-}
-
-RegistrationFailure from_transport(TransportError error) {
-  RegistrationFailure failure;
-  failure.kind = "network";
-  failure.message = std::move(error.message);
-  failure.transient = error.transient;
-  failure.transport_error = error.kind;
-  return failure;
-}
-
-RegistrationFailure from_credential(CredentialError error) {
-  RegistrationFailure failure;
-  failure.kind = error.kind.empty() ? "tpm" : std::move(error.kind);
-  failure.code = error.code;
-  failure.message = std::move(error.message);
-  failure.transient = error.transient;
-  failure.data = std::move(error.data);
-  return failure;
 }
 
 // ---- HTTPS ----------------------------------------------------------------------------------------------
@@ -98,7 +54,7 @@ class HttpsChannel final : public Channel {
   }
 
   void close() override { transport_->close(); }
-  config::Transport transport() const override { return config::Transport::https; }
+  Transport transport() const override { return Transport::https; }
 
  private:
   void send(HttpRequest request, ChannelHandler handler) {
@@ -156,7 +112,7 @@ class MqttChannel final : public Channel {
   }
 
   void close() override { transport_->close(); }
-  config::Transport transport() const override { return config::Transport::mqtt; }
+  Transport transport() const override { return Transport::mqtt; }
 
  private:
   static MqttHandler completion(std::string topic, ChannelHandler handler) {
@@ -214,7 +170,7 @@ class Registration::Impl : public std::enable_shared_from_this<Impl> {
       spdlog::info("DPS registration of \"{}\" cancelled", self->request_.registration_id);
       // Close before completing: once `done` ran, the channel may be gone.
       if (self->request_in_flight_) self->channel_.close();
-      self->complete(from_transport(TransportError{
+      self->complete(transport_failure(TransportError{
           TransportErrorKind::closed,
           "the DPS registration of \"" + self->request_.registration_id + "\" was cancelled before it finished",
           true}));
@@ -249,25 +205,19 @@ class Registration::Impl : public std::enable_shared_from_this<Impl> {
     if (finished_) return;
     method_ = credential_.method();
     spdlog::info("DPS: registering \"{}\" in ID scope {} with {} attestation over {}", request_.registration_id,
-                 request_.id_scope, method_name(method_), transport_name(channel_.transport()));
-    if (method_ == config::AttestationMethod::tpm && channel_.transport() == config::Transport::mqtt) {
-      RegistrationFailure failure;
-      failure.kind = "config";
-      failure.message =
-          "TPM attestation works over HTTPS only: DPS has no TPM challenge over MQTT. Set [edgeprov.dps] "
-          "transport = \"https\" in the config, or use symmetric-key or X.509 attestation for MQTT";
-      return complete(std::move(failure));
+                 request_.id_scope, display_name(method_), display_name(channel_.transport()));
+    if (method_ == AttestationMethod::tpm && channel_.transport() == Transport::mqtt) {
+      const auto problem = *check_transport(method_, channel_.transport());
+      return complete(config_failure(problem.problem + ": " + problem.fix, "edgeprov.dps.transport"));
     }
     std::optional<TpmKeys> tpm_keys;
-    if (method_ == config::AttestationMethod::tpm) {
+    if (method_ == AttestationMethod::tpm) {
       tpm_keys = credential_.tpm_keys();
       if (!tpm_keys) {
-        RegistrationFailure failure;
-        failure.kind = "tpm";
-        failure.message =
-            "the TPM's endorsement key and storage root key are not available for the DPS request: check that "
-            "the TPM is reachable (`edgeprovctl tpm info`) and try again";
-        return complete(std::move(failure));
+        return complete(tpm_failure(tpm::Error(
+            tpm::ErrorKind::connection, "ReadPublic", 0,
+            "the TPM's endorsement key and storage root key are not available for the DPS request",
+            "check that the TPM is reachable (`edgeprovctl tpm info`); edgeprovd tries again by itself")));
       }
     }
     body_ = register_body(request_.registration_id, tpm_keys, request_.payload);
@@ -276,8 +226,8 @@ class Registration::Impl : public std::enable_shared_from_this<Impl> {
 
   // Symmetric key signs every request; the TPM every request after the challenge; X.509 none.
   bool signs() const {
-    return method_ == config::AttestationMethod::symmetric_key ||
-           (method_ == config::AttestationMethod::tpm && challenged_);
+    return method_ == AttestationMethod::symmetric_key ||
+           (method_ == AttestationMethod::tpm && challenged_);
   }
 
   // Calls `next` with the SAS the next request carries, minting one first when there is none yet or the
@@ -293,12 +243,12 @@ class Registration::Impl : public std::enable_shared_from_this<Impl> {
     std::string data = string_to_sign(encode_sr(params.resource_uri, params.style), params.expiry_unix_seconds);
     credential_.async_sign(
         std::move(data),
-        on_strand<std::variant<Sha256Digest, CredentialError>>(
-            [this, params, next = std::move(next)](std::variant<Sha256Digest, CredentialError> signed_data) {
-              if (auto* error = std::get_if<CredentialError>(&signed_data)) {
+        on_strand<std::variant<Sha256Digest, Error>>(
+            [this, params, next = std::move(next)](std::variant<Sha256Digest, Error> signed_data) {
+              if (auto* error = std::get_if<Error>(&signed_data)) {
                 spdlog::info("DPS: signing the SAS token for \"{}\" failed: {}", request_.registration_id,
                              error->message);
-                return complete(from_credential(std::move(*error)));
+                return complete(std::move(*error));
               }
               sas_ = assemble_sas_token(params, std::get<Sha256Digest>(signed_data));
               sas_expiry_ = params.expiry_unix_seconds;
@@ -337,7 +287,7 @@ class Registration::Impl : public std::enable_shared_from_this<Impl> {
 
   void on_reply(Step step, ChannelResult result) {
     request_in_flight_ = false;
-    if (auto* error = std::get_if<TransportError>(&result)) return complete(from_transport(std::move(*error)));
+    if (auto* error = std::get_if<TransportError>(&result)) return complete(transport_failure(std::move(*error)));
     auto& reply = std::get<ChannelReply>(result);
     ReplyContext context;
     context.id_scope = request_.id_scope;
@@ -348,27 +298,21 @@ class Registration::Impl : public std::enable_shared_from_this<Impl> {
     if (auto* assigned = std::get_if<Assigned>(&parsed)) return on_assigned(std::move(*assigned));
     if (auto* assigning = std::get_if<Assigning>(&parsed)) return on_assigning(std::move(*assigning), reply.status);
     if (auto* challenge = std::get_if<TpmChallenge>(&parsed)) return on_challenge(std::move(*challenge));
-    complete(from_rejected(std::get<Rejected>(std::move(parsed))));
+    complete(rejected(std::get<Rejected>(std::move(parsed))));
   }
 
   void on_challenge(TpmChallenge challenge) {
-    if (method_ != config::AttestationMethod::tpm) {
-      RegistrationFailure failure;
-      failure.kind = "dps";
-      failure.http_status = 401;
-      failure.cause = RejectionCause::unauthorized;
+    if (method_ != AttestationMethod::tpm) {
+      Error failure{.cause = Rejection{.http_status = 401, .cause = RejectionCause::unauthorized}};
       failure.message = fmt::format(
           "DPS answered the registration of \"{}\" with a TPM challenge (HTTP 401 with authenticationKey), but "
           "this device attests with {}: the enrollment for this registration id uses TPM attestation. Change the "
           "enrollment's attestation to {}, or configure TPM attestation, then run `edgeprovctl reprovision`",
-          request_.registration_id, method_name(method_), method_name(method_));
+          request_.registration_id, display_name(method_), display_name(method_));
       return complete(std::move(failure));
     }
     if (challenged_) {
-      RegistrationFailure failure;
-      failure.kind = "dps";
-      failure.http_status = 401;
-      failure.cause = RejectionCause::unauthorized;
+      Error failure{.cause = Rejection{.http_status = 401, .cause = RejectionCause::unauthorized}};
       failure.message = fmt::format(
           "DPS challenged the TPM of \"{}\" again after the request signed with the key it had just sent: it "
           "did not accept that signature. Check that the device clock is right (the SAS token expires by it) and "
@@ -382,8 +326,8 @@ class Registration::Impl : public std::enable_shared_from_this<Impl> {
     count([](RegistrationTrace& trace) { trace.tpm_challenge = true; });
     spdlog::info("DPS: TPM challenge for \"{}\"; importing the key DPS sent into the TPM", request_.registration_id);
     credential_.async_import(std::move(challenge.auth_key_blob),
-                             on_strand<std::optional<CredentialError>>([this](std::optional<CredentialError> error) {
-                               if (error) return complete(from_credential(std::move(*error)));
+                             on_strand<std::optional<Error>>([this](std::optional<Error> error) {
+                               if (error) return complete(std::move(*error));
                                send_register();
                              }));
   }
@@ -391,11 +335,10 @@ class Registration::Impl : public std::enable_shared_from_this<Impl> {
   void on_assigning(Assigning assigning, int status) {
     if (!assigning.operation_id.empty()) operation_id_ = std::move(assigning.operation_id);
     if (polls_ >= request_.max_polls) {
-      RegistrationFailure failure;
-      failure.kind = "dps";
-      failure.http_status = status;
-      failure.transient = true;
-      failure.retry_after = assigning.retry_after;
+      Error failure{.cause = Rejection{.http_status = status,
+                                       .cause = RejectionCause::still_assigning,
+                                       .retry_after = assigning.retry_after},
+                    .transient = true};
       failure.message = fmt::format(
           "DPS still answered `assigning` for \"{}\" after {} status polls of operation {}; edgeprov ends this "
           "attempt and tries again with backoff. If this persists, check the DPS service health and the "
@@ -419,14 +362,14 @@ class Registration::Impl : public std::enable_shared_from_this<Impl> {
   }
 
   void on_assigned(Assigned assigned) {
-    if (method_ == config::AttestationMethod::tpm && assigned.hub_key_blob) {
+    if (method_ == AttestationMethod::tpm && assigned.hub_key_blob) {
       spdlog::info("DPS: \"{}\" assigned to {}; importing the hub key into the TPM", request_.registration_id,
                    assigned.hub);
       Bytes blob = *assigned.hub_key_blob;
       credential_.async_import(
-          std::move(blob), on_strand<std::optional<CredentialError>>(
-                               [this, assigned = std::move(assigned)](std::optional<CredentialError> error) mutable {
-                                 if (error) return complete(from_credential(std::move(*error)));
+          std::move(blob), on_strand<std::optional<Error>>(
+                               [this, assigned = std::move(assigned)](std::optional<Error> error) mutable {
+                                 if (error) return complete(std::move(*error));
                                  complete(std::move(assigned));
                                }));
       return;
@@ -442,9 +385,10 @@ class Registration::Impl : public std::enable_shared_from_this<Impl> {
       spdlog::info("DPS: \"{}\" assigned to {} as {}{}", request_.registration_id, assigned->hub,
                    assigned->device_id, assigned->substatus.empty() ? "" : " (" + assigned->substatus + ")");
     } else {
-      const auto& failure = std::get<RegistrationFailure>(outcome);
-      spdlog::info("DPS: registration of \"{}\" failed ({}{}, {}): {}", request_.registration_id, failure.kind,
-                   failure.http_status ? " " + std::to_string(*failure.http_status) : std::string(),
+      const auto& failure = std::get<Error>(outcome);
+      spdlog::info("DPS: registration of \"{}\" failed ({}{}, {}): {}", request_.registration_id,
+                   to_string(failure.kind()),
+                   failure.http_status() ? " " + std::to_string(*failure.http_status()) : std::string(),
                    failure.transient ? "transient" : "terminal", failure.message);
     }
     // Moved out first: `done` may drop the last reference to this attempt.
@@ -462,7 +406,7 @@ class Registration::Impl : public std::enable_shared_from_this<Impl> {
   std::function<SystemTime()> now_;
   PollWait poll_wait_;
 
-  config::AttestationMethod method_ = config::AttestationMethod::tpm;
+  AttestationMethod method_ = AttestationMethod::tpm;
   std::string body_;
   std::string operation_id_;
   std::string key_name_ = "registration";

@@ -19,44 +19,36 @@
 #include "common/crypto.h"
 #include "common/secret.h"
 #include "common/time.h"
+#include "dps/error.h"
 #include "dps/https_transport.h"
 #include "dps/mqtt_transport.h"
 #include "dps/reply.h"
 #include "dps/request.h"
 #include "dps/sas.h"
 #include "dps/transport.h"
-#include "edge-config/config.h"
+#include "dps/vocabulary.h"
 
 namespace edgeprov::dps {
 
 // ---- What the device proves itself with --------------------------------------------------------------
 
-// A failure of the device's own credential (TPM command, unreadable key). `data` carries the structured
-// details the service passes on (tpm: kind, command, rc, problem, fix, blobPart); never a secret.
-struct CredentialError {
-  std::string kind = "tpm";      // "tpm" or "config"
-  std::optional<int> code;       // TPM return code when there is one
-  std::string message;           // cause and fix
-  bool transient = false;        // a TPM that went away may come back; a rejected blob will not
-  nlohmann::json data;
-};
-
 // Implemented by the service: the TPM (through tpm::Worker), a symmetric key (software HMAC), or X.509
 // (nothing to sign: the TLS client certificate proves the device). Completion handlers may be called on
-// any thread; the Registration posts them to its executor.
+// any thread; the Registration posts them to its executor. A failure is an Error of kind tpm (its cause
+// the tpm::Error) or config.
 class Credential {
  public:
   virtual ~Credential() = default;
-  virtual config::AttestationMethod method() const = 0;
+  virtual AttestationMethod method() const = 0;
   // TPM: the EK and SRK public areas for the request body. std::nullopt for the others.
   virtual std::optional<TpmKeys> tpm_keys() const = 0;
 
-  using SignDone = std::function<void(std::variant<Sha256Digest, CredentialError>)>;
+  using SignDone = std::function<void(std::variant<Sha256Digest, Error>)>;
   // HMAC-SHA-256 of `data` with the current DPS key (TPM: the key imported from the challenge;
   // symmetric key: the device key). Not called for X.509.
   virtual void async_sign(std::string data, SignDone done) = 0;
 
-  using ImportDone = std::function<void(std::optional<CredentialError>)>;
+  using ImportDone = std::function<void(std::optional<Error>)>;
   // TPM only: imports a DPS key blob (the 401 challenge's authenticationKey, then the hub key of
   // registrationState.tpm.authenticationKey). Not called for the others.
   virtual void async_import(Bytes blob, ImportDone done) = 0;
@@ -84,7 +76,7 @@ class Channel {
   virtual void async_operation_status(std::string operation_id, std::string body, std::optional<Secret> sas,
                                       ChannelHandler handler) = 0;
   virtual void close() = 0;
-  virtual config::Transport transport() const = 0;
+  virtual Transport transport() const = 0;
 };
 
 // HTTPS: PUT register_path / GET operation_status_path with standard_headers(user_agent) and the SAS as
@@ -107,21 +99,9 @@ struct RegistrationRequest {
   unsigned max_polls = 60;
 };
 
-// Why an attempt ended without an assignment: everything `lastAttempt.error` shows, plus what the
-// Provisioner needs to decide (transient → retrying with backoff, else failed).
-struct RegistrationFailure {
-  std::string kind;                     // "dps" (DPS answered no), "network" (TransportError), "tpm", "config"
-  std::optional<int> http_status;       // dps: the HTTP status (MQTT: the reply topic's status)
-  std::optional<int> code;              // dps: errorCode; tpm: the return code
-  std::string message;                  // cause and fix, never a secret
-  bool transient = false;
-  RetryAfter retry_after;               // dps: as the server asked
-  std::optional<RejectionCause> cause;  // dps only (disabled, not_found, throttled, …)
-  std::optional<TransportErrorKind> transport_error;  // network only
-  nlohmann::json data;                  // tpm: the CredentialError's data; else null
-};
-
-using RegistrationOutcome = std::variant<Assigned, RegistrationFailure>;
+// An assignment, or why there is none: an Error of kind dps (DPS answered no), network (no answer),
+// tpm, or config, whose `transient` says whether the Provisioner retries with backoff.
+using RegistrationOutcome = std::variant<Assigned, Error>;
 using RegistrationHandler = std::function<void(RegistrationOutcome)>;
 
 // Counters of one attempt, for logs and bench/provision.
@@ -140,7 +120,7 @@ using PollWait = std::function<void(std::chrono::seconds delay, std::function<vo
 class Registration : public std::enable_shared_from_this<Registration> {
  public:
   // Starts the attempt at once. `done` is called exactly once on `executor` — with the outcome, or with a
-  // failure of kind "network" (TransportErrorKind::closed) after cancel(). Channel and Credential must
+  // network Error (TransportErrorKind::closed) after cancel(). Channel and Credential must
   // outlive the attempt. `now` is the clock for SAS expiry and Retry-After dates (empty: the system
   // clock; unit tests pass their own). Dropping the returned handle does not stop the attempt.
   static std::shared_ptr<Registration> start(boost::asio::any_io_executor executor, Channel& channel,

@@ -113,8 +113,8 @@ Reply tpm_challenge(int status, const json& body, const std::string& key_b64, co
 Rejected unauthorized(int status, const json& body, const ReplyContext& context, const RetryAfter& retry_after) {
   const ServiceError error = service_error(body);
   std::string fix;
-  switch (context.attestation.value_or(config::AttestationMethod::tpm)) {
-    case config::AttestationMethod::tpm:
+  switch (context.attestation.value_or(AttestationMethod::tpm)) {
+    case AttestationMethod::tpm:
       fix = context.attestation
                 ? "check that an individual enrollment exists for this registration id with this TPM's "
                   "endorsement key (`edgeprovctl tpm info` prints both) and that the device clock is right: the SAS "
@@ -122,12 +122,12 @@ Rejected unauthorized(int status, const json& body, const ReplyContext& context,
                 : "check that an enrollment exists for this registration id and that the device's credential "
                   "matches it";
       break;
-    case config::AttestationMethod::symmetric_key:
+    case AttestationMethod::symmetric_key:
       fix = "check that an enrollment exists for this registration id and that the symmetric key matches it (for "
             "a group enrollment, configure the device key derived from the group key), and that the device "
             "clock is right: the SAS token expires by it";
       break;
-    case config::AttestationMethod::x509:
+    case AttestationMethod::x509:
       fix = "check that the enrollment (or its group's verified CA certificate) matches identity_cert and that "
             "the registration id equals the certificate's common name";
       break;
@@ -329,6 +329,7 @@ std::string_view to_string(RejectionCause cause) {
     case RejectionCause::blacklisted: return "blacklisted";
     case RejectionCause::malformed_reply: return "malformed_reply";
     case RejectionCause::unexpected_status: return "unexpected_status";
+    case RejectionCause::still_assigning: return "still_assigning";
   }
   return "unknown";
 }

@@ -11,7 +11,7 @@
 
 #include "common/bytes.h"
 #include "dps/retry.h"
-#include "edge-config/config.h"
+#include "dps/vocabulary.h"
 
 namespace edgeprov::dps {
 
@@ -50,7 +50,13 @@ enum class RejectionCause {
   blacklisted,        // status "blacklisted": DPS blocks this device
   malformed_reply,    // 2xx/401 body that is not the JSON DPS sends (empty, not JSON, fields missing)
   unexpected_status,  // any other HTTP status, or a registration status edgeprov does not know
+  still_assigning,    // DPS kept answering `assigning` past the poll limit of one attempt
 };
+inline constexpr RejectionCause all_rejection_causes[] = {
+    RejectionCause::throttled,    RejectionCause::server_error, RejectionCause::unauthorized,
+    RejectionCause::forbidden,    RejectionCause::not_found,    RejectionCause::bad_request,
+    RejectionCause::failed,       RejectionCause::disabled,     RejectionCause::blacklisted,
+    RejectionCause::malformed_reply, RejectionCause::unexpected_status, RejectionCause::still_assigning};
 std::string_view to_string(RejectionCause cause);
 
 // Everything that is not progress. `transient` says whether waiting can fix it (retry with backoff,
@@ -71,7 +77,7 @@ using Reply = std::variant<Assigned, Assigning, TpmChallenge, Rejected>;
 struct ReplyContext {
   std::string id_scope;
   std::string registration_id;
-  std::optional<config::AttestationMethod> attestation;
+  std::optional<AttestationMethod> attestation;
   std::string operation_id;  // set when the request was a status poll
 };
 

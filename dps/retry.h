@@ -53,7 +53,7 @@ inline constexpr FailureClass classify_network_error() { return FailureClass::tr
 // Exponential backoff with full jitter ("Exponential Backoff And Jitter", AWS Architecture Blog):
 // delay = max(min_delay, Retry-After, uniform(0, min(max_delay, initial_delay * 2^(attempt-1)))).
 // There is no attempt limit by default: an unattended device must recover by itself when DPS or the
-// network comes back (DESIGN.md: `retrying` continues with backoff). max_delay bounds the load instead:
+// network comes back (docs/architecture.md: `retrying` continues with backoff). max_delay bounds the load instead:
 // at 5 min, a device that keeps failing sends about 12 requests an hour.
 struct BackoffPolicy {
   std::chrono::seconds initial_delay{2};

@@ -1,7 +1,7 @@
 # The DPS transports (HTTPS on Beast, MQTT on Paho): their own library so the pure protocol code in
 # edgeprov_dps builds and tests without sockets, TLS or Paho. Without Paho (EDGEPROV_WITH_MQTT=OFF, see
 # cmake/EdgeprovDependencies.cmake) the MQTT transport is replaced by one that refuses with a
-# configuration error; the MQTT wire names (mqtt_topic.cpp) are built either way.
+# configuration error; the MQTT wire names (mqtt_topic.cpp, in edgeprov_dps) are built either way.
 edgeprov_platform_sources(dps_transport_platform ${CMAKE_CURRENT_LIST_DIR}/sigpipe)
 if(EDGEPROV_WITH_MQTT)
   set(dps_mqtt_sources ${CMAKE_CURRENT_LIST_DIR}/mqtt_transport.cpp)
@@ -12,11 +12,9 @@ else()
 endif()
 edgeprov_add_library(edgeprov_dps_transport
   ${dps_transport_platform}
-  ${CMAKE_CURRENT_LIST_DIR}/transport.cpp
   ${CMAKE_CURRENT_LIST_DIR}/tls.cpp
   ${CMAKE_CURRENT_LIST_DIR}/proxy.cpp
   ${CMAKE_CURRENT_LIST_DIR}/https_transport.cpp
-  ${CMAKE_CURRENT_LIST_DIR}/mqtt_topic.cpp
   ${dps_mqtt_sources})
 target_link_libraries(edgeprov_dps_transport
   PUBLIC edgeprov_common edgeprov_asio ${dps_mqtt_library}

@@ -5,7 +5,9 @@
 #include <cstddef>
 #include <string>
 #include <string_view>
-#include <variant>
+#include <system_error>
+
+#include "dps/endpoint.h"
 
 namespace edgeprov::dps {
 
@@ -22,27 +24,22 @@ enum class TransportErrorKind {
   refused,                   // the MQTT server refused the CONNECT (bad credentials, unknown client)
   protocol,                  // the server answered something that is not HTTP / MQTT as expected
 };
+inline constexpr TransportErrorKind all_transport_error_kinds[] = {
+    TransportErrorKind::configuration, TransportErrorKind::resolve,     TransportErrorKind::connect,
+    TransportErrorKind::proxy,         TransportErrorKind::tls_handshake, TransportErrorKind::certificate_verification,
+    TransportErrorKind::timeout,       TransportErrorKind::closed,      TransportErrorKind::too_large,
+    TransportErrorKind::refused,       TransportErrorKind::protocol};
 std::string_view to_string(TransportErrorKind kind);
 
 struct TransportError {
   TransportErrorKind kind = TransportErrorKind::connect;
   std::string message;     // names host:port, the cause and the fix; never a credential
   bool transient = true;   // whether trying again later can help without changing anything locally
+  std::error_code system_error = {};  // the socket, resolver, TLS or MQTT library's code, when there is one
 };
 
-// Where a DPS server listens. `host` is a DNS name or an IP address (IPv6 without brackets).
-struct Endpoint {
-  std::string host;
-  unsigned short port = 443;
-};
-std::string to_string(const Endpoint& endpoint);  // "host:port", "[::1]:port"
-
-// "https://host[:port][/path]" (as in `global_endpoint`), "host:port" or a bare "host". A URL
-// without a port gets `default_port` (443 for HTTPS, 8883 for MQTT). Userinfo is rejected.
-std::variant<Endpoint, TransportError> parse_endpoint(std::string_view url, unsigned short default_port);
-
-// The URL without "user:password@", for messages and logs.
-std::string redact_userinfo(std::string_view url);
+// A configuration problem (dps/vocabulary.h) as the transports report it.
+TransportError configuration_error(const Problem& problem);
 
 // 1 MiB: DPS replies are a few KiB; anything near this is not DPS.
 inline constexpr std::size_t default_reply_limit = 1024 * 1024;

@@ -15,28 +15,13 @@
 #include <toml++/toml.h>
 
 #include "common/encoding.h"
+#include "dps/endpoint.h"
+#include "dps/vocabulary.h"
 
 namespace edgeprov::config {
 
-std::string_view to_string(AttestationMethod method) {
-  switch (method) {
-    case AttestationMethod::tpm: return "tpm";
-    case AttestationMethod::symmetric_key: return "symmetric_key";
-    case AttestationMethod::x509: return "x509";
-  }
-  return "tpm";
-}
-
 std::string_view to_string(SymmetricKeySource source) {
   return source == SymmetricKeySource::group ? "group" : "device";
-}
-
-std::string_view to_string(Transport transport) {
-  switch (transport) {
-    case Transport::https: return "https";
-    case Transport::mqtt: return "mqtt";
-  }
-  return "https";
 }
 
 std::string_view to_string(ReprovisioningMode mode) {
@@ -99,24 +84,6 @@ bool starts_with_nocase(std::string_view text, std::string_view prefix) {
   for (std::size_t i = 0; i < prefix.size(); ++i)
     if (std::tolower(static_cast<unsigned char>(text[i])) != prefix[i]) return false;
   return true;
-}
-
-bool has_space_or_control(std::string_view text) {
-  return std::any_of(text.begin(), text.end(), [](char c) {
-    const auto u = static_cast<unsigned char>(c);
-    return u <= 0x20 || u == 0x7F;
-  });
-}
-
-// The host part of "scheme://[userinfo@]host[:port][/path]" — empty when there is none.
-std::string_view url_host(std::string_view url) {
-  const auto scheme_end = url.find("://");
-  if (scheme_end == std::string_view::npos) return {};
-  auto rest = url.substr(scheme_end + 3);
-  rest = rest.substr(0, rest.find_first_of("/?#"));
-  if (const auto at = rest.rfind('@'); at != std::string_view::npos) rest = rest.substr(at + 1);
-  if (!rest.empty() && rest.front() == '[') return rest.substr(0, rest.find(']') + 1);  // IPv6
-  return rest.substr(0, rest.find(':'));
 }
 
 // aziot writes key values padded, but its own loader also takes them unpadded (aziotctl's
@@ -211,21 +178,10 @@ class Parser {
     }
   }
 
-  std::string checked_https_url(const toml::node& node, const std::string& value, const std::string& key,
-                                const std::string& example) const {
-    if (has_space_or_control(value))
-      fail(&node, key, fmt::format("\"{}\" is not a URL (it contains a space or control character)", value),
-           fmt::format("write the URL without spaces, e.g. {}", example));
-    if (!starts_with_nocase(value, "https://")) {
-      const bool http = starts_with_nocase(value, "http://");
-      fail(&node, key,
-           http ? fmt::format("\"{}\" uses plain http; DPS is reached over TLS only", value)
-                : fmt::format("\"{}\" is not an https:// URL", value),
-           fmt::format("use an https:// URL, e.g. {}", example));
-    }
-    if (url_host(value).empty())
-      fail(&node, key, fmt::format("\"{}\" has no host name", value),
-           fmt::format("write scheme and host, e.g. {}", example));
+  // global_endpoint is read by the DPS code's own rules (dps/endpoint.h), so what loads here connects there.
+  std::string checked_global_endpoint(const toml::node& node, const std::string& value, const std::string& key) const {
+    auto parsed = dps::parse_global_endpoint(value);
+    if (auto* problem = std::get_if<dps::Problem>(&parsed)) fail(&node, key, problem->problem, problem->fix);
     return value;
   }
 
@@ -273,9 +229,8 @@ class Parser {
 
     const std::string endpoint_example = "global_endpoint = \"https://global.azure-devices-provisioning.net/\"";
     if (auto endpoint = string_at(*prov, "global_endpoint", "provisioning.global_endpoint", endpoint_example))
-      p.global_endpoint = checked_https_url(*prov->get("global_endpoint"), *endpoint,
-                                            "provisioning.global_endpoint",
-                                            "\"https://global.azure-devices-provisioning.net/\"");
+      p.global_endpoint =
+          checked_global_endpoint(*prov->get("global_endpoint"), *endpoint, "provisioning.global_endpoint");
 
     const std::string scope_example = "id_scope = \"0ne00000000\"";
     auto scope = string_at(*prov, "id_scope", "provisioning.id_scope", scope_example);
@@ -286,10 +241,8 @@ class Parser {
                     : "add id_scope = \"<ID Scope>\" under [provisioning]; the ID Scope is on the "
                       "Overview page of your Device Provisioning Service in the Azure portal");
     }
-    if (!std::all_of(scope->begin(), scope->end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)); }))
-      fail(prov->get("id_scope"), "provisioning.id_scope",
-           fmt::format("\"{}\" is not an ID Scope (letters and digits only)", *scope),
-           "copy the ID Scope from the Overview page of your Device Provisioning Service, e.g. " + scope_example);
+    if (auto problem = dps::check_id_scope(*scope))
+      fail(prov->get("id_scope"), "provisioning.id_scope", problem->problem, problem->fix);
     p.id_scope = *scope;
 
     if (const toml::node* payload = prov->get("payload")) {
@@ -319,12 +272,8 @@ class Parser {
     if (!method)
       fail(att, "provisioning.attestation.method", "is missing",
            "add method = \"tpm\", \"symmetric_key\" or \"x509\" under [provisioning.attestation]");
-    if (*method == "tpm") {
-      a.method = AttestationMethod::tpm;
-    } else if (*method == "symmetric_key") {
-      a.method = AttestationMethod::symmetric_key;
-    } else if (*method == "x509") {
-      a.method = AttestationMethod::x509;
+    if (auto parsed = dps::parse_attestation_method(*method)) {
+      a.method = *parsed;
     } else {
       fail(att->get("method"), "provisioning.attestation.method",
            fmt::format("\"{}\" is not an attestation method", *method),
@@ -360,14 +309,7 @@ class Parser {
   }
 
   void check_registration_id(const toml::node& node, const std::string& key, const std::string& id) const {
-    // DPS: alphanumeric, lowercase, '-', '.', '_', ':' and at most 128 characters.
-    const bool ok = id.size() <= 128 && std::all_of(id.begin(), id.end(), [](char c) {
-                      const auto u = static_cast<unsigned char>(c);
-                      return std::isalnum(u) || c == '-' || c == '.' || c == '_' || c == ':';
-                    });
-    if (!ok)
-      fail(&node, key, fmt::format("\"{}\" is not a DPS registration id", id),
-           "use at most 128 letters, digits, '-', '.', '_' or ':' — exactly as in the DPS enrollment");
+    if (auto problem = dps::check_registration_id(id)) fail(&node, key, problem->problem, problem->fix);
   }
 
   void read_symmetric_key(const toml::table& att, Attestation& a) const {
@@ -556,10 +498,8 @@ class Parser {
         }
       }
       if (auto transport = string_at(*dps, "transport", "edgeprov.dps.transport", "transport = \"https\"")) {
-        if (*transport == "https") {
-          config.dps.transport = Transport::https;
-        } else if (*transport == "mqtt") {
-          config.dps.transport = Transport::mqtt;
+        if (auto parsed = dps::parse_transport(*transport)) {
+          config.dps.transport = *parsed;
         } else {
           fail(dps->get("transport"), "edgeprov.dps.transport",
                fmt::format("\"{}\" is not a DPS transport", *transport), "use \"https\" or \"mqtt\"");
@@ -571,11 +511,10 @@ class Parser {
       const std::string proxy_example = "proxy = \"http://proxy.example:3128\"";
       if (auto proxy = string_at(*dps, "proxy", "edgeprov.dps.proxy", proxy_example)) {
         const toml::node* node = dps->get("proxy");
-        if (has_space_or_control(*proxy) ||
-            !(starts_with_nocase(*proxy, "http://") || starts_with_nocase(*proxy, "https://")) ||
-            url_host(*proxy).empty())
-          fail(node, "edgeprov.dps.proxy", "is not an http:// or https:// proxy URL with a host",
-               "write " + proxy_example + " (user:password@ before the host if the proxy needs it)");
+        auto parsed = dps::parse_proxy_url(*proxy);
+        if (auto* problem = std::get_if<dps::Problem>(&parsed))
+          fail(node, "edgeprov.dps.proxy", problem->problem,
+               problem->fix + " (user:password@ before the host if the proxy needs it)");
         config.dps.proxy = *proxy;
       }
     }
@@ -682,12 +621,8 @@ class Parser {
   }
 
   void check_combinations(const toml::table& root, const Config& config) const {
-    if (config.provisioning.attestation.method == AttestationMethod::tpm && config.dps.transport == Transport::mqtt) {
-      const toml::node* at = root.at_path("edgeprov.dps.transport").node();
-      fail(at, "edgeprov.dps.transport", "DPS accepts TPM attestation over HTTPS only",
-           "set transport = \"https\" under [edgeprov.dps] (or remove it), or use symmetric_key or x509 "
-           "attestation for MQTT");
-    }
+    if (auto problem = dps::check_transport(config.provisioning.attestation.method, config.dps.transport))
+      fail(root.at_path("edgeprov.dps.transport").node(), "edgeprov.dps.transport", problem->problem, problem->fix);
     if (!mqtt_in_this_build && config.dps.transport == Transport::mqtt) {
       fail(root.at_path("edgeprov.dps.transport").node(), "edgeprov.dps.transport",
            "DPS over MQTT is not available in this build: use transport = \"https\"",

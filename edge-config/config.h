@@ -12,16 +12,17 @@
 #include <vector>
 
 #include "common/secret.h"
+#include "dps/vocabulary.h"
 
 namespace edgeprov::config {
 
-enum class AttestationMethod { tpm, symmetric_key, x509 };
-enum class Transport { https, mqtt };
+// The DPS words are the DPS code's (dps/vocabulary.h); the configuration only reads them.
+using dps::AttestationMethod;
+using dps::Transport;
+using dps::to_string;
+
 // aziot's auto_reprovisioning_mode values: "Dynamic" (default), "AlwaysOnStartup", "OnErrorOnly".
 enum class ReprovisioningMode { dynamic, always_on_startup, on_error_only };
-
-std::string_view to_string(AttestationMethod);   // "tpm", "symmetric_key", "x509"
-std::string_view to_string(Transport);           // "https", "mqtt"
 std::string_view to_string(ReprovisioningMode);  // "Dynamic", "AlwaysOnStartup", "OnErrorOnly"
 
 struct Attestation {
@@ -38,7 +39,7 @@ struct Attestation {
 
 struct Provisioning {
   std::string source = "dps";
-  std::string global_endpoint = "https://global.azure-devices-provisioning.net/";
+  std::string global_endpoint = std::string(dps::default_global_endpoint);
   std::string id_scope;
   std::optional<std::string> payload_uri;  // payload = { uri = "file:///…" }
   Attestation attestation;
@@ -60,7 +61,7 @@ std::string_view to_string(SymmetricKeySource);  // "device", "group"
 struct Dps {
   Transport transport = Transport::https;
   SymmetricKeySource symmetric_key_source = SymmetricKeySource::device;
-  std::uint16_t mqtt_port = 8883;          // DPS over MQTT: the port on global_endpoint's host
+  std::uint16_t mqtt_port = dps::default_mqtt_port;  // DPS over MQTT: the port on global_endpoint's host
   std::optional<std::string> trusted_ca;  // "file:///…" or a path (PEM bundle); absent = system store
   std::optional<std::string> proxy;       // http://[user:pass@]host:port; absent = HTTPS_PROXY
 };

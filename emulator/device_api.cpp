@@ -72,8 +72,8 @@ DeviceRoute route_device_request(std::string_view method, std::string_view targe
   return route;
 }
 
-HttpHandler make_device_handler(ProvisioningService& service, FaultTable& faults) {
-  return [&service, &faults](HttpRequest& request) {
+HttpHandler make_device_handler(ProvisioningService& service, FaultTable& faults, DeviceGate& gate) {
+  return [&service, &faults, &gate](HttpRequest& request) {
     auto started = std::chrono::steady_clock::now();
     const auto& message = request.message;
     auto route = route_device_request(message.method_string(), message.target(), service.options().id_scope);
@@ -81,8 +81,19 @@ HttpHandler make_device_handler(ProvisioningService& service, FaultTable& faults
                        : route.kind == DeviceRoute::Kind::operation_status ? "status" : "request";
     DeviceReply reply;
     HttpAction action;
+    GateDecision decision = Pass{};
+    if (route.kind != DeviceRoute::Kind::invalid) {
+      decision = gate.admit(Transport::https, route.kind == DeviceRoute::Kind::register_device ? RequestKind::register_device
+                                                                                               : RequestKind::operation_status,
+                            route.registration_id);
+    }
     if (route.kind == DeviceRoute::Kind::invalid) {
       reply = error_reply(route.status, route.error_code, route.message, service.options().clock());
+    } else if (std::holds_alternative<Drop>(decision)) {
+      action.kind = HttpAction::Kind::drop;
+      reply.outcome = "connection reset (outage)";
+    } else if (auto* answer = std::get_if<Answer>(&decision)) {
+      reply = std::move(answer->reply);
     } else if (auto fault = faults.take(FaultPoint::request, Transport::https, route.registration_id)) {
       bool poll = route.kind == DeviceRoute::Kind::operation_status;
       if (fault->kind == FaultKind::close_mid_body) {

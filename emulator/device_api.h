@@ -1,11 +1,13 @@
 // emulator/device_api.h — the DPS device REST API over HTTP: routes PUT …/register and GET …/operations/{id},
-// checks the id scope and api-version, applies injected faults, calls the provisioning service and logs one
-// line per request (time, transport, registration id, outcome, latency; never a token or key).
+// checks the id scope and api-version, passes the request through the gate (outages, quotas, counters), applies
+// injected faults, calls the provisioning service and logs one line per request (time, transport, registration
+// id, outcome, latency; never a token or key).
 #pragma once
 #include <optional>
 #include <string>
 #include <string_view>
 
+#include "emulator/device_gate.h"
 #include "emulator/faults.h"
 #include "emulator/http_server.h"
 #include "emulator/provisioning_service.h"
@@ -24,6 +26,6 @@ struct DeviceRoute {
 // (path segments URL-decoded; other query parameters ignored). Pure.
 DeviceRoute route_device_request(std::string_view method, std::string_view target, std::string_view id_scope);
 
-HttpHandler make_device_handler(ProvisioningService& service, FaultTable& faults);
+HttpHandler make_device_handler(ProvisioningService& service, FaultTable& faults, DeviceGate& gate);
 
 }  // namespace edgeprov::emulator

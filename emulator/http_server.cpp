@@ -78,6 +78,7 @@ asio::awaitable<void> serve(std::shared_ptr<HttpServer::State> state, Stream& st
     HttpRequest request{parser.release(), chain};
     bool keep_alive = request.message.keep_alive();
     HttpAction action = state->handler(request);
+    while (action.kind == HttpAction::Kind::later) action = co_await action.later();  // bounded by its own deadline
     beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(30) + action.stall);
     switch (action.kind) {
       case HttpAction::Kind::respond: {
@@ -98,6 +99,10 @@ asio::awaitable<void> serve(std::shared_ptr<HttpServer::State> state, Stream& st
         beast::get_lowest_layer(stream).close();
         co_return;
       }
+      case HttpAction::Kind::drop:
+      case HttpAction::Kind::later:
+        reset_connection(beast::get_lowest_layer(stream).socket());
+        co_return;
       case HttpAction::Kind::stall: {
         asio::steady_timer timer(co_await asio::this_coro::executor);
         timer.expires_after(action.stall);
@@ -110,6 +115,10 @@ asio::awaitable<void> serve(std::shared_ptr<HttpServer::State> state, Stream& st
 }
 
 asio::awaitable<void> session(std::shared_ptr<HttpServer::State> state, tcp::socket socket) {
+  if (state->options.drop_connection && state->options.drop_connection()) {
+    reset_connection(socket);
+    co_return;
+  }
   if (!state->tls) {
     beast::tcp_stream stream(std::move(socket));
     co_await serve(state, stream, {});
@@ -147,6 +156,12 @@ asio::awaitable<void> accept_loop(std::shared_ptr<HttpServer::State> state) {
 }
 
 }  // namespace
+
+void reset_connection(tcp::socket& socket) {
+  beast::error_code ignored;
+  socket.set_option(asio::socket_base::linger(true, 0), ignored);
+  socket.close(ignored);
+}
 
 std::vector<Bytes> peer_chain(void* native_ssl) {
   SSL* ssl = static_cast<SSL*>(native_ssl);

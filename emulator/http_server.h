@@ -1,7 +1,8 @@
 // emulator/http_server.h — a small HTTP/1.1 server on Boost.Beast for the device API (TLS, optional client
 // certificates) and the admin API (plain, loopback): keep-alive, body and header limits, timeouts on every
-// step, and the two connection-level faults (close mid-body, stall). One coroutine per connection on the
-// caller's io_context; no threads of its own. Never logs request bodies or headers.
+// step, the two connection-level faults (close mid-body, stall), dropped connections (outages) and answers
+// that come later (long polls). One coroutine per connection on the caller's io_context; no threads of its
+// own. Never logs request bodies or headers.
 #pragma once
 #include <chrono>
 #include <functional>
@@ -9,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
@@ -27,10 +29,17 @@ struct HttpRequest {
 };
 
 struct HttpAction {
-  enum class Kind { respond, close_mid_body, stall };
+  enum class Kind {
+    respond,
+    close_mid_body,
+    stall,
+    drop,   // reset the connection without an answer
+    later,  // the answer comes from `later` (a long poll): the connection waits for it
+  };
   Kind kind = Kind::respond;
   boost::beast::http::response<boost::beast::http::string_body> response;
   std::chrono::seconds stall{0};
+  std::function<boost::asio::awaitable<HttpAction>()> later;
 };
 
 using HttpHandler = std::function<HttpAction(HttpRequest&)>;
@@ -40,6 +49,8 @@ struct HttpServerOptions {
   std::size_t body_limit = 64 * 1024;         // larger bodies get 413 and a closed connection
   std::chrono::seconds idle_timeout{60};
   std::chrono::seconds handshake_timeout{10};
+  // Consulted for every accepted connection; true resets it at once, before TLS (an outage that drops).
+  std::function<bool()> drop_connection;
 };
 
 class HttpServer {
@@ -65,6 +76,9 @@ class HttpServer {
 // verdict to attestation (the chain is checked against enrollments, not against a fixed trust store).
 std::shared_ptr<boost::asio::ssl::context> make_server_tls_context(const std::string& certificate_chain_file,
                                                                   const std::string& key_file);
+
+// Closes with a TCP reset, as a service that is down (or a load balancer in front of it) drops a connection.
+void reset_connection(boost::asio::ip::tcp::socket& socket);
 
 // The client certificate chain of a TLS connection (leaf first, DER).
 std::vector<Bytes> peer_chain(void* native_ssl);

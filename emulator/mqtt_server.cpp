@@ -96,17 +96,13 @@ struct MqttServer::State {
   std::shared_ptr<asio::ssl::context> tls;
   ProvisioningService* service = nullptr;
   FaultTable* faults = nullptr;
+  DeviceGate* gate = nullptr;
   bool stopped = false;
   // Subscribed sessions by lowercase registration id (see the header on fan-out).
   std::multimap<std::string, std::weak_ptr<Session>> subscribers;
 };
 
 namespace {
-
-std::string lower(std::string text) {
-  for (auto& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return text;
-}
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
@@ -182,6 +178,7 @@ class Session : public std::enable_shared_from_this<Session> {
     auto user = connect.username ? parse_mqtt_username(*connect.username) : std::nullopt;
     if (!user) co_return refuse(4, "user name must be {idScope}/registrations/{registrationId}/api-version=…");
     registration_id_ = user->registration_id;
+    if (state_->gate->refuse_connect(registration_id_)) co_return refuse(3, "server unavailable (outage)");
     if (user->id_scope != state_->service->options().id_scope) co_return refuse(4, "unknown ID scope " + user->id_scope);
     if (!accepted_api_version(user->api_version)) co_return refuse(4, "api-version must be 2019-03-31 through 2021-06-01");
     if (connect.client_id != user->registration_id) co_return refuse(2, "the client id must be the registration id");
@@ -225,7 +222,8 @@ class Session : public std::enable_shared_from_this<Session> {
         codes.push_back(std::min<std::uint8_t>(qos, 1));
         if (!subscribed_) {
           subscribed_ = true;
-          state_->subscribers.emplace(lower(registration_id_), weak_from_this());
+          state_->subscribers.emplace(registration_key(registration_id_), weak_from_this());
+          state_->gate->count_subscription();
         }
       } else {
         codes.push_back(0x80);
@@ -245,12 +243,21 @@ class Session : public std::enable_shared_from_this<Session> {
       log_drop("publish to an unknown topic");
       return false;
     }
-    if (p.qos == 1 && !state_->faults->take(FaultPoint::mqtt_publish, Transport::mqtt, registration_id_))
-      send(mqtt::encode_puback(p.packet_id));
     bool poll = topic->kind == MqttRequestTopic::Kind::operation_status;
     const char* what = poll ? "status" : "register";
+    GateDecision decision =
+        state_->gate->admit(Transport::mqtt, poll ? RequestKind::operation_status : RequestKind::register_device, registration_id_);
+    if (std::holds_alternative<Drop>(decision)) {
+      spdlog::info("mqtt {} {} connection closed (outage)", what, registration_id_);
+      close();
+      return false;
+    }
+    if (p.qos == 1 && !state_->faults->take(FaultPoint::mqtt_publish, Transport::mqtt, registration_id_))
+      send(mqtt::encode_puback(p.packet_id));
     DeviceReply reply;
-    if (auto fault = state_->faults->take(FaultPoint::request, Transport::mqtt, registration_id_)) {
+    if (auto* answer = std::get_if<Answer>(&decision)) {
+      reply = std::move(answer->reply);
+    } else if (auto fault = state_->faults->take(FaultPoint::request, Transport::mqtt, registration_id_)) {
       if (fault->kind == FaultKind::close_mid_body) {
         spdlog::info("mqtt {} {} connection closed (injected)", what, registration_id_);
         return false;
@@ -278,7 +285,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // To every subscribed connection of this registration (normally just this one).
   void deliver(const Bytes& publish) {
-    auto range = state_->subscribers.equal_range(lower(registration_id_));
+    auto range = state_->subscribers.equal_range(registration_key(registration_id_));
     for (auto it = range.first; it != range.second;) {
       if (auto session = it->second.lock()) {
         session->send(publish);
@@ -318,7 +325,7 @@ class Session : public std::enable_shared_from_this<Session> {
     closed_ = true;
     outbox_.clear();
     if (subscribed_) {
-      auto range = state_->subscribers.equal_range(lower(registration_id_));
+      auto range = state_->subscribers.equal_range(registration_key(registration_id_));
       for (auto it = range.first; it != range.second;) {
         auto locked = it->second.lock();
         it = (!locked || locked.get() == this) ? state_->subscribers.erase(it) : std::next(it);
@@ -349,6 +356,10 @@ asio::awaitable<void> accept_loop(std::shared_ptr<MqttServer::State> state) {
     auto [error, socket] = co_await state->acceptor.async_accept(use_tuple);
     if (state->stopped || error == asio::error::operation_aborted) co_return;
     if (error) continue;
+    if (state->gate->drop_connection(Transport::mqtt)) {
+      reset_connection(socket);
+      continue;
+    }
     socket.set_option(tcp::no_delay(true));
     auto session = std::make_shared<Session>(state, std::move(socket));
     asio::co_spawn(state->acceptor.get_executor(), session->run(), asio::detached);
@@ -358,11 +369,12 @@ asio::awaitable<void> accept_loop(std::shared_ptr<MqttServer::State> state) {
 }  // namespace
 
 MqttServer::MqttServer(asio::io_context& io, const tcp::endpoint& endpoint, std::shared_ptr<asio::ssl::context> tls,
-                       ProvisioningService& service, FaultTable& faults)
+                       ProvisioningService& service, FaultTable& faults, DeviceGate& gate)
     : state_(std::make_shared<State>(io, endpoint)) {
   state_->tls = std::move(tls);
   state_->service = &service;
   state_->faults = &faults;
+  state_->gate = &gate;
   asio::co_spawn(io, accept_loop(state_), asio::detached);
 }
 

@@ -1,8 +1,10 @@
 // emulator/mqtt_server.h — the DPS device API over MQTT 3.1.1/TLS (docs/dps-protocol.md §3): CONNECT with the
 // registration id as client id and the SAS as password, SUBSCRIBE $dps/registrations/res/#, register and
 // status PUBLISHes answered on $dps/registrations/res/{status}/?$rid=…[&retry-after=…]. A malformed packet
-// closes the connection. Replies reach every subscribed connection of the same registration id, so a
-// mosquitto_sub/mosquitto_pub pair can act as one device. One log line per request, no secrets.
+// closes the connection. Every request passes the gate (outages, quotas, counters) first; during an outage that
+// refuses, CONNECT gets CONNACK 3 "server unavailable". Replies reach every subscribed connection of the same
+// registration id, so a mosquitto_sub/mosquitto_pub pair can act as one device. One log line per request, no
+// secrets.
 #pragma once
 #include <memory>
 #include <optional>
@@ -13,6 +15,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
 
+#include "emulator/device_gate.h"
 #include "emulator/faults.h"
 #include "emulator/provisioning_service.h"
 
@@ -36,7 +39,8 @@ std::string mqtt_reply_topic(int status, std::string_view rid, std::optional<int
 class MqttServer {
  public:
   MqttServer(boost::asio::io_context& io, const boost::asio::ip::tcp::endpoint& endpoint,
-             std::shared_ptr<boost::asio::ssl::context> tls, ProvisioningService& service, FaultTable& faults);
+             std::shared_ptr<boost::asio::ssl::context> tls, ProvisioningService& service, FaultTable& faults,
+             DeviceGate& gate);
   ~MqttServer();
   MqttServer(const MqttServer&) = delete;
   MqttServer& operator=(const MqttServer&) = delete;

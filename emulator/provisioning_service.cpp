@@ -100,8 +100,6 @@ void stamp(EnrollmentSettings& s, const EnrollmentSettings* previous, SystemTime
 
 }  // namespace
 
-std::string to_string(Transport transport) { return transport == Transport::https ? "https" : "mqtt"; }
-
 bool accepted_api_version(std::string_view v) {
   if (v.size() != 10 || v[4] != '-' || v[7] != '-') return false;
   for (std::size_t i : {0, 1, 2, 3, 5, 6, 8, 9}) {

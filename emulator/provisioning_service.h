@@ -19,11 +19,9 @@
 #include "common/time.h"
 #include "emulator/enrollment.h"
 #include "emulator/replies.h"
+#include "emulator/traffic.h"
 
 namespace edgeprov::emulator {
-
-enum class Transport { https, mqtt };
-std::string to_string(Transport transport);
 
 struct DeviceRequest {
   Transport transport = Transport::https;

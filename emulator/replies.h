@@ -21,6 +21,7 @@ inline constexpr int enrollment_not_found = 404201;
 inline constexpr int operation_not_found = 404202;
 inline constexpr int not_found = 404000;
 inline constexpr int method_not_allowed = 405000;
+inline constexpr int request_timeout = 408000;  // admin API: a long poll that ran out of time
 inline constexpr int payload_too_large = 413000;
 inline constexpr int throttled = 429001;
 inline constexpr int internal = 500000;

@@ -79,7 +79,8 @@ void apply_config_file(Settings& s, const std::string& text, const std::string& 
   for (const auto& [key, value] : root) {
     static const char* known[] = {"https", "mqtt", "admin", "id_scope", "enrollments_file", "cert_dir", "state_file",
                                   "iot_hubs", "allocation_policy", "assigning_polls", "assigning_seconds",
-                                  "retry_after_seconds", "log_level", "enrollments", "enrollmentGroups"};
+                                  "retry_after_seconds", "log_level", "registrations_per_minute", "polls_per_device",
+                                  "stats_interval_seconds", "enrollments", "enrollmentGroups"};
     bool ok = false;
     for (const char* k : known) ok = ok || key.str() == k;
     if (!ok) fail(file, std::string(key.str()), "unknown key; see docs/dps-emulator.md for the configuration keys");
@@ -108,6 +109,21 @@ void apply_config_file(Settings& s, const std::string& text, const std::string& 
   if (auto v = root["assigning_polls"].value<int64_t>()) s.service.assigning_polls = static_cast<int>(*v);
   if (auto v = root["assigning_seconds"].value<int64_t>()) s.service.assigning_time = std::chrono::seconds(*v);
   if (auto v = root["retry_after_seconds"].value<int64_t>()) s.service.retry_after_seconds = static_cast<int>(*v);
+  if (const toml::node* v = root.get("registrations_per_minute")) {
+    auto limit = v->value<int64_t>();
+    if (!v->is_integer() || *limit < 1 || *limit > max_rate_limit)
+      fail(file, "registrations_per_minute", "expected an integer from 1 to " + std::to_string(max_rate_limit) + " (DPS's default: 1000)");
+    s.quotas.registrations = RateLimit{static_cast<std::uint32_t>(*limit), std::chrono::seconds(60)};
+  }
+  if (const toml::node* v = root.get("polls_per_device")) {
+    auto limit = v->is_string() ? parse_rate_limit(*v->value<std::string>()) : std::nullopt;
+    if (!limit) fail(file, "polls_per_device", "expected \"N/SECONDS\", e.g. \"5/10\" (DPS's limit)");
+    s.quotas.polls_per_device = limit;
+  }
+  if (const toml::node* v = root.get("stats_interval_seconds")) {
+    if (!v->is_integer() || *v->value<int64_t>() < 0) fail(file, "stats_interval_seconds", "expected a whole number of seconds (0: never)");
+    s.stats_interval = std::chrono::seconds(*v->value<int64_t>());
+  }
   s.enrollments = array_of_tables(root, "enrollments", file);
   s.groups = array_of_tables(root, "enrollmentGroups", file);
 }

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "emulator/provisioning_service.h"
+#include "emulator/quota.h"
 
 namespace edgeprov::emulator {
 
@@ -31,6 +32,8 @@ struct Settings {
   std::optional<std::filesystem::path> state_file;
   std::string log_level = "info";
   ServiceOptions service;
+  QuotaSettings quotas;                   // off unless asked for
+  std::chrono::seconds stats_interval{10};  // a counters line in the log this often when they changed; 0 = never
   nlohmann::json enrollments = nlohmann::json::array();   // from the config file itself
   nlohmann::json groups = nlohmann::json::array();
 };

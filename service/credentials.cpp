@@ -18,12 +18,6 @@ namespace edgeprov::service {
 
 namespace {
 
-// Transient: waiting can bring the TPM back (a simulator restarting, a lockout running out). Every other
-// kind needs someone to change the machine or the config.
-bool transient(tpm::ErrorKind kind) {
-  return kind == tpm::ErrorKind::connection || kind == tpm::ErrorKind::lockout || kind == tpm::ErrorKind::busy;
-}
-
 std::string config_name(const config::Config& config) {
   return config.source_file.empty() ? std::string("the configuration") : config.source_file.string();
 }
@@ -32,37 +26,34 @@ std::string config_name(const config::Config& config) {
 // the device; nothing to sign).
 class SoftwareCredential : public DeviceCredential {
  public:
-  SoftwareCredential(config::AttestationMethod method, std::optional<Bytes> key)
+  SoftwareCredential(dps::AttestationMethod method, std::optional<Bytes> key)
       : method_(method), key_(std::move(key)) {}
   ~SoftwareCredential() override {
     if (key_) std::fill(key_->begin(), key_->end(), std::uint8_t{0});
   }
 
-  config::AttestationMethod method() const override { return method_; }
+  dps::AttestationMethod method() const override { return method_; }
   std::optional<dps::TpmKeys> tpm_keys() const override { return std::nullopt; }
   void async_sign(std::string data, SignDone done) override {
     if (!key_) {
-      done(dps::CredentialError{.kind = "config",
-                                .message = "this device authenticates with its X.509 certificate and has no key "
-                                           "to sign with",
-                                .transient = false});
+      done(dps::config_failure("this device authenticates with its X.509 certificate and has no key to sign with",
+                               "provisioning.attestation.method"));
       return;
     }
     done(hmac_sha256(*key_, as_bytes(data)));
   }
   void async_import(Bytes, ImportDone done) override {
-    done(dps::CredentialError{.kind = "config",
-                              .message = "DPS sent a TPM key to a device that does not use TPM attestation; check "
-                                         "that the enrollment's attestation matches [provisioning.attestation] method",
-                              .transient = false});
+    done(dps::config_failure("DPS sent a TPM key to a device that does not use TPM attestation; check that the "
+                             "enrollment's attestation matches [provisioning.attestation] method",
+                             "provisioning.attestation.method"));
   }
   bool signs() const override { return key_.has_value(); }
   std::string key_source() const override {
-    return method_ == config::AttestationMethod::x509 ? "x509" : "symmetric_key";
+    return method_ == dps::AttestationMethod::x509 ? "x509" : "symmetric_key";
   }
 
  private:
-  config::AttestationMethod method_;
+  dps::AttestationMethod method_;
   std::optional<Bytes> key_;
 };
 
@@ -95,21 +86,13 @@ std::optional<std::string> certificate_common_name(const std::filesystem::path& 
 
 }  // namespace
 
-dps::CredentialError credential_error(const tpm::Error& error) {
-  return dps::CredentialError{.kind = "tpm",
-                              .code = error.rc() != 0 ? std::optional<int>(static_cast<int>(error.rc())) : std::nullopt,
-                              .message = error.what(),
-                              .transient = transient(error.kind()),
-                              .data = tpm::error_json(error)};
-}
-
 TpmCredential::TpmCredential(tpm::Worker& worker, boost::asio::any_io_executor executor)
     : worker_(worker), executor_(std::move(executor)) {}
 
 void TpmCredential::async_sign(std::string data, SignDone done) {
   worker_.async_sign(to_bytes(data), executor_, [done = std::move(done)](tpm::Result<Sha256Digest> mac) {
     if (!mac.ok()) {
-      done(credential_error(mac.error()));
+      done(dps::tpm_failure(mac.error()));
       return;
     }
     done(mac.value());
@@ -120,7 +103,7 @@ void TpmCredential::async_import(Bytes blob, ImportDone done) {
   worker_.async_import_auth_key(std::move(blob), executor_,
                                 [done = std::move(done)](tpm::Result<tpm::ImportedKey> imported) {
                                   if (!imported.ok()) {
-                                    done(credential_error(imported.error()));
+                                    done(dps::tpm_failure(imported.error()));
                                     return;
                                   }
                                   done(std::nullopt);
@@ -130,7 +113,7 @@ void TpmCredential::async_import(Bytes blob, ImportDone done) {
 std::variant<std::string, CredentialSetupError> configured_registration_id(const config::Config& config) {
   const auto& attestation = config.provisioning.attestation;
   if (attestation.registration_id) return *attestation.registration_id;
-  if (attestation.method == config::AttestationMethod::x509 && attestation.identity_cert) {
+  if (attestation.method == dps::AttestationMethod::x509 && attestation.identity_cert) {
     std::string why;
     auto cn = certificate_common_name(config::local_path(*attestation.identity_cert), why);
     if (!cn) {
@@ -140,9 +123,9 @@ std::variant<std::string, CredentialSetupError> configured_registration_id(const
           why, config_name(config))};
     }
     if (auto problem = dps::check_registration_id(*cn)) {
-      return CredentialSetupError{fmt::format("the certificate's CN \"{}\" is not a valid registration id ({}): set "
+      return CredentialSetupError{fmt::format("the certificate's CN is not a valid registration id ({}): set "
                                               "[provisioning.attestation] registration_id in {}",
-                                              *cn, *problem, config_name(config))};
+                                              problem->problem, config_name(config))};
     }
     return *cn;
   }
@@ -190,7 +173,7 @@ std::variant<Bytes, CredentialSetupError> device_symmetric_key(const config::Con
 std::variant<std::unique_ptr<DeviceCredential>, CredentialSetupError> make_software_credential(
     const config::Config& config, const std::string& registration_id) {
   const auto method = config.provisioning.attestation.method;
-  if (method == config::AttestationMethod::x509) {
+  if (method == dps::AttestationMethod::x509) {
     return std::unique_ptr<DeviceCredential>(std::make_unique<SoftwareCredential>(method, std::nullopt));
   }
   auto key = device_symmetric_key(config, registration_id);

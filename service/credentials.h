@@ -37,7 +37,7 @@ class TpmCredential : public DeviceCredential {
   TpmCredential(tpm::Worker& worker, boost::asio::any_io_executor executor);
   void set_tpm_keys(dps::TpmKeys keys) { keys_ = std::move(keys); }
 
-  config::AttestationMethod method() const override { return config::AttestationMethod::tpm; }
+  dps::AttestationMethod method() const override { return dps::AttestationMethod::tpm; }
   std::optional<dps::TpmKeys> tpm_keys() const override { return keys_; }
   void async_sign(std::string data, SignDone done) override;
   void async_import(Bytes blob, ImportDone done) override;
@@ -49,9 +49,6 @@ class TpmCredential : public DeviceCredential {
   boost::asio::any_io_executor executor_;
   std::optional<dps::TpmKeys> keys_;
 };
-
-// The TPM failure as the DPS flow and `status` carry it (code = rc, data as tpm.info's errors).
-dps::CredentialError credential_error(const tpm::Error& error);
 
 // Builds the credential for a symmetric-key or X.509 configuration (`registration_id` already resolved).
 // TPM credentials are made directly (they need the worker).

@@ -16,7 +16,6 @@ StatusSnapshot initial_snapshot(const config::Config& config) {
   s.state = State::starting;
   s.since = std::chrono::system_clock::now();
   s.provisioning = settings_from(config);
-  // The TPM is not probed by this version: what it would say stays null (docs/edgeprovd.md).
   s.tpm.tcti = config.tpm.tcti;
   return s;
 }
@@ -44,7 +43,8 @@ Daemon::Daemon(config::Config config, Logging& logging, ipc::AdminPolicy admin_p
                .started = std::chrono::steady_clock::now(),
                .subscribers = &subscribers_},
       tpm_(tpm_options(config_)),
-      provisioner_(config_, io_, status_, tpm_),
+      ports_(config_, io_.get_executor(), status_, tpm_),
+      provisioner_(machine_settings(config_), initial_snapshot(config_), ports_.ports()),
       server_(io_, server_options(config_, admin_policy), dispatcher_) {
   status_.on_change([this] { subscribers_.publish(status_json(methods_)); });
   register_methods(dispatcher_, methods_);

@@ -13,6 +13,7 @@
 #include "service/logging.h"
 #include "service/methods.h"
 #include "service/provisioner.h"
+#include "service/provisioner_ports.h"
 #include "service/status.h"
 #include "service/tpm_methods.h"
 #include "tpm/worker.h"
@@ -53,6 +54,7 @@ class Daemon {
   StatusSubscribers subscribers_;
   MethodContext methods_;
   tpm::Worker tpm_;
+  DaemonPorts ports_;
   Provisioner provisioner_;
   ipc::Dispatcher dispatcher_;
   ipc::Server server_;

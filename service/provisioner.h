@@ -1,10 +1,11 @@
-// service/provisioner.h — edgeprovd's provisioning state machine (DESIGN.md "Provisioning states"): resolves
-// the device's identity (TPM keys or configured credential), decides at start-up between the persisted
-// assignment and DPS by auto_reprovisioning_mode, runs dps::Registration attempts with backoff, persists the
-// outcome and publishes every transition on the StatusBoard. Everything runs on the daemon's io_context
-// thread; the TPM work happens on tpm::Worker's thread and comes back as posted completions.
+// service/provisioner.h — carries out what service/provisioning_machine.h decides, and nothing more: it
+// feeds the machine its events (started, the identity read, an attempt finished, a timer fired, a
+// reprovision asked for, a signature's TPM trouble, stop), carries out the effects through five small ports
+// (clock, identity source, attempt runner, state storage, status sink), answers the callers waiting for an
+// attempt, and publishes the status projection after every step. Everything runs on one thread (the
+// daemon's io_context thread); ports deliver their results there.
 #pragma once
-#include <chrono>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -12,25 +13,80 @@
 #include <variant>
 #include <vector>
 
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/steady_timer.hpp>
-
 #include "dps/registration.h"
-#include "dps/retry.h"
-#include "edge-config/config.h"
 #include "service/credentials.h"
-#include "service/provisioning_policy.h"
+#include "service/provisioning_machine.h"
 #include "service/state_store.h"
 #include "service/status.h"
-#include "tpm/worker.h"
 
 namespace edgeprov::service {
 
-// How a reprovision (or any attempt someone waits for) ended.
-struct AttemptResult {
-  bool assigned = false;
-  std::optional<AttemptError> error;  // set when !assigned
+using provisioning::AttemptResult;
+using provisioning::SteadyTime;
+
+// ---- Ports ----------------------------------------------------------------------------------------------
+
+// Now, on both clocks, and the one timer the machine may have armed.
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  virtual SteadyTime steady_now() = 0;
+  virtual SystemTime system_now() = 0;
+  virtual double unit_random() = 0;  // uniform in [0, 1): backoff jitter
+  // Calls `fire` once at `at` unless cancel() or another arm() comes first.
+  virtual void arm(SteadyTime at, std::function<void()> fire) = 0;
+  virtual void cancel() = 0;
 };
+
+// The device's identity: the TPM's keys (the registration id derived from the EK, unless configured) or
+// the configured one. Completes on the Provisioner's thread.
+struct ResolvedIdentity {
+  std::string registration_id;
+  std::optional<bool> auth_key_present;
+};
+class IdentitySource {
+ public:
+  virtual ~IdentitySource() = default;
+  virtual void async_read(std::function<void(std::variant<ResolvedIdentity, dps::Error>)> done) = 0;
+  // The credential that proves the identity and signs with its key; null while there is none (a
+  // configured identity before its first read).
+  virtual DeviceCredential* credential() = 0;
+};
+
+// One DPS attempt at a time (builds the channel, the request, runs dps::Registration). Completes on the
+// Provisioner's thread, once, unless cancelled.
+class AttemptRunner {
+ public:
+  virtual ~AttemptRunner() = default;
+  virtual void start(const std::string& registration_id, DeviceCredential& credential,
+                     std::function<void(dps::RegistrationOutcome)> done) = 0;
+  virtual void cancel() = 0;  // the attempt's `done` is not called
+};
+
+// provisioning.json (StateStore in production).
+class StateStorage {
+ public:
+  virtual ~StateStorage() = default;
+  virtual std::optional<PersistedState> peek() = 0;
+  virtual std::optional<PersistedState> load(const PersistedSettings& expected) = 0;
+  virtual void save(const PersistedState& state) = 0;  // logs, never throws: memory keeps the state
+};
+
+class StatusSink {
+ public:
+  virtual ~StatusSink() = default;
+  virtual void publish(StatusSnapshot snapshot) = 0;
+};
+
+struct ProvisionerPorts {
+  Clock& clock;
+  IdentitySource& identity;
+  AttemptRunner& attempts;
+  StateStorage& storage;
+  StatusSink& status;
+};
+
+// ---- The Provisioner ------------------------------------------------------------------------------------
 
 // What identity.* needs: the device's current identity (std::nullopt before an assignment exists).
 struct DeviceIdentity {
@@ -45,70 +101,45 @@ struct DeviceIdentity {
 
 class Provisioner {
  public:
-  Provisioner(const config::Config& config, boost::asio::io_context& io, StatusBoard& status, tpm::Worker& tpm);
+  // `base` is the status the machine's projection starts from (configured settings, TCTI).
+  Provisioner(provisioning::Settings settings, StatusSnapshot base, ProvisionerPorts ports);
   ~Provisioner();
   Provisioner(const Provisioner&) = delete;
   Provisioner& operator=(const Provisioner&) = delete;
 
-  // Starts on the io thread: reads the TPM's keys (tpm), then follows the start-up plan.
   void start();
-  // Cancels timers and attempts, closes connections. On the io thread.
   void stop();
 
   using AttemptDone = std::function<void(AttemptResult)>;
-  // Forces a registration now (cancelling a backoff wait); a call while an attempt runs joins it. `done`
-  // (optional) is called on the io thread when that attempt ends. On the io thread.
+  // Registers now (cancelling a backoff wait); a call while an attempt runs joins it. `done` (optional) is
+  // called when that attempt ends — or at once if the service is stopping.
   void reprovision(AttemptDone done);
 
   std::optional<DeviceIdentity> identity() const;
-  // HMAC-SHA-256 with the device's hub key (TPM or symmetric key). On the io thread; `done` runs there too.
+  // HMAC-SHA-256 with the device's key (TPM or symmetric key). A TPM that fails or answers again is told to
+  // the machine, so status shows it and a lost TPM is asked again until it is back.
   void async_sign(std::string data, dps::Credential::SignDone done);
 
+  const provisioning::Model& model() const { return model_; }
+
  private:
-  void resolve_identity();
-  void identity_resolved(std::string registration_id);
-  void follow_plan(const StartupPlan& plan);
-  void attempt();
-  void attempt_finished(dps::RegistrationOutcome outcome);
-  void on_assigned(const dps::Assigned& assigned, SystemTime now);
-  void on_failure(const dps::RegistrationFailure& failure, SystemTime now, bool startup);
-  void retry_at(SystemTime when);
-  void enter_failed(AttemptError error, SystemTime now);
-  void finish_waiters(const AttemptResult& result);
-  std::optional<AttemptError> prepare_channel();
-  void persist();
-  void publish_tpm_facts(StatusSnapshot& s) const;
+  void dispatch(provisioning::Event event);
+  void execute(const provisioning::Effect& effect);
+  void read_identity();
+  PersistedSettings expected_settings(const std::string& registration_id) const;
 
-  const config::Config& config_;
-  boost::asio::io_context& io_;
-  StatusBoard& status_;
-  tpm::Worker& tpm_;
-  StateStore store_;
-  dps::BackoffPolicy backoff_;
-  dps::UnitRandom random_;
-
-  std::unique_ptr<DeviceCredential> credential_;
-  TpmCredential* tpm_credential_ = nullptr;  // credential_ when attestation is tpm
-  std::string registration_id_;
-  bool identity_ready_ = false;
-  std::optional<std::string> provisional_registration_id_;  // cache used before the TPM confirmed it
-  bool resolving_ = false;          // the TPM's keys are being read
-  dps::RetrySchedule tpm_retry_;    // backoff while the TPM cannot be reached at start-up
-
-  PersistedState persisted_;
-  std::optional<Source> source_;
-
-  std::shared_ptr<dps::HttpsTransport> https_;
-  std::shared_ptr<dps::MqttTransport> mqtt_;
-  std::unique_ptr<dps::Channel> channel_;
-  std::shared_ptr<dps::Registration> registration_;  // the attempt in flight
-  bool startup_attempt_ = true;                       // the first attempt of this run
-  bool reprovision_pending_ = false;                  // asked for before the identity was known
+  provisioning::Model model_;
+  StatusSnapshot base_;
+  ProvisionerPorts ports_;
+  std::deque<provisioning::Event> queue_;
+  bool dispatching_ = false;
   std::vector<AttemptDone> waiters_;
-  unsigned attempts_ = 0;
-  boost::asio::steady_timer retry_timer_;
-  boost::asio::steady_timer tpm_retry_timer_;
-  bool stopped_ = false;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // completions after destruction are dropped
+  std::uint64_t reads_ = 0;       // identity reads started; a late answer to an earlier read is dropped
+  std::uint64_t attempt_no_ = 0;  // attempts started; a cancelled attempt's late answer is dropped
 };
+
+// The machine's settings for a configuration.
+provisioning::Settings machine_settings(const config::Config& config);
 
 }  // namespace edgeprov::service

@@ -7,6 +7,7 @@
 #include "common/time.h"
 #include "dps/sas.h"
 #include "service/method_params.h"
+#include "service/tpm_methods.h"
 
 namespace edgeprov::service {
 
@@ -21,9 +22,16 @@ ipc::RpcError not_provisioned(const std::string& method) {
                        nullptr};
 }
 
-ipc::RpcError sign_error(const dps::CredentialError& error) {
-  if (error.kind == "tpm") return ipc::RpcError{ipc::errc::tpm_unavailable, error.message, error.data};
-  return ipc::RpcError{ipc::errc::internal_error, error.message, nullptr};
+// A TPM failure is -32010 with the TPM's details, or -32003 when the TPM's queue was full (as tpm.info
+// answers them); anything else is the configuration's (an X.509 device has no key, the identity is not
+// known yet).
+ipc::RpcError sign_error(const dps::Error& error) {
+  if (const auto* tpm = std::get_if<tpm::Error>(&error.cause)) {
+    auto rpc = to_rpc_error(*tpm);
+    rpc.message = error.message;
+    return rpc;
+  }
+  return ipc::RpcError{ipc::errc::internal_error, error.message, dps::to_json(error)};
 }
 
 // The identity that signs for identity.sasToken / identity.sign; std::nullopt after answering why there
@@ -42,11 +50,11 @@ std::optional<DeviceIdentity> signing_identity(const Provisioner& provisioner, c
   return identity;
 }
 
-ipc::RpcError attempt_failed(const AttemptError& error, const StatusSnapshot& status) {
+ipc::RpcError attempt_failed(const dps::Error& error, const StatusSnapshot& status) {
   return ipc::RpcError{
       ipc::errc::provisioning_failed, error.message,
       json{{"state", to_string(status.state)},
-           {"error", to_json(error)},
+           {"error", dps::to_json(error)},
            {"nextAttemptAt", status.next_attempt_at ? json(to_rfc3339(*status.next_attempt_at)) : json(nullptr)}}};
 }
 
@@ -110,7 +118,7 @@ void register_provisioning_methods(ipc::Dispatcher& dispatcher, Provisioner& pro
           const std::string to_sign =
               dps::string_to_sign(dps::encode_sr(sas.resource_uri, sas.style), sas.expiry_unix_seconds);
           provisioner.async_sign(to_sign, [sas, identity = *identity, reply](auto signed_data) {
-            if (const auto* error = std::get_if<dps::CredentialError>(&signed_data)) {
+            if (const auto* error = std::get_if<dps::Error>(&signed_data)) {
               reply(sign_error(*error));
               return;
             }
@@ -132,7 +140,7 @@ void register_provisioning_methods(ipc::Dispatcher& dispatcher, Provisioner& pro
                             "this device authenticates with its X.509 certificate and holds no key to sign with"))
         return;
       provisioner.async_sign(std::move(data), [reply](auto signed_data) {
-        if (const auto* error = std::get_if<dps::CredentialError>(&signed_data)) {
+        if (const auto* error = std::get_if<dps::Error>(&signed_data)) {
           reply(sign_error(*error));
           return;
         }

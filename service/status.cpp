@@ -47,7 +47,7 @@ std::string time_text(SystemTime t) { return to_rfc3339(t); }
 json to_json(const Attempt& a) {
   return {{"at", time_text(a.at)},
           {"outcome", a.outcome},
-          {"error", or_null(a.error, [](const AttemptError& e) { return to_json(e); })}};
+          {"error", or_null(a.error, [](const dps::Error& e) { return dps::to_json(e); })}};
 }
 
 }  // namespace
@@ -58,13 +58,6 @@ json to_json(const Assignment& a) {
           {"substatus", a.substatus},
           {"assignedAt", time_text(a.assigned_at)},
           {"payload", a.payload}};
-}
-
-json to_json(const AttemptError& e) {
-  return {{"kind", e.kind},
-          {"httpStatus", or_null(e.http_status)},
-          {"code", or_null(e.code)},
-          {"message", e.message}};
 }
 
 json to_json(const StatusSnapshot& s, const ServiceInfo& service) {
@@ -87,7 +80,8 @@ json to_json(const StatusSnapshot& s, const ServiceInfo& service) {
        {{"available", or_null(s.tpm.available)},
         {"tcti", s.tpm.tcti},
         {"registrationId", or_null(s.tpm.registration_id)},
-        {"authKeyPresent", or_null(s.tpm.auth_key_present)}}},
+        {"authKeyPresent", or_null(s.tpm.auth_key_present)},
+        {"error", or_null(s.tpm.error, [](const dps::Error& e) { return dps::to_json(e); })}}},
       {"service",
        {{"version", service.version}, {"pid", service.pid}, {"uptimeSeconds", service.uptime.count()}}},
   };
@@ -99,6 +93,17 @@ StatusBoard::StatusBoard(StatusSnapshot initial)
 std::shared_ptr<const StatusSnapshot> StatusBoard::current() const {
   std::lock_guard lock(mutex_);
   return current_;
+}
+
+void StatusBoard::publish(StatusSnapshot next) {
+  {
+    std::lock_guard lock(mutex_);
+    // Compared in the form `status` shows, so an observer (subscribe) hears of every visible change and of
+    // nothing else.
+    if (to_json(*current_, {}) == to_json(next, {})) return;
+    current_ = std::make_shared<const StatusSnapshot>(std::move(next));
+  }
+  changed();
 }
 
 }  // namespace edgeprov::service

@@ -14,11 +14,12 @@
 #include <nlohmann/json.hpp>
 
 #include "common/time.h"
+#include "dps/error.h"
 #include "edge-config/config.h"
 
 namespace edgeprov::service {
 
-// DESIGN.md "Provisioning states"; `starting` lasts until the device identity is known.
+// The states `status` shows (docs/edgeprovd.md "States"); service/provisioning_machine.h decides them.
 enum class State { starting, provisioning, provisioned, retrying, failed };
 std::string_view to_string(State state);
 
@@ -43,17 +44,10 @@ struct Assignment {
   nlohmann::json payload;  // null when DPS returned none
 };
 
-struct AttemptError {
-  std::string kind;  // "dps", "tpm", "network", "config"
-  std::optional<int> http_status;
-  std::optional<int> code;  // DPS errorCode or TPM return code
-  std::string message;
-};
-
 struct Attempt {
   SystemTime at;
   std::string outcome;  // "assigned", "error"
-  std::optional<AttemptError> error;
+  std::optional<dps::Error> error;
 };
 
 // What the service knows about the TPM. std::nullopt = not probed (yet): reported as null.
@@ -62,6 +56,7 @@ struct TpmFacts {
   std::string tcti;
   std::optional<std::string> registration_id;
   std::optional<bool> auth_key_present;
+  std::optional<dps::Error> error;  // why the TPM cannot be used now (unreachable, locked out, …)
 };
 
 struct StatusSnapshot {
@@ -83,9 +78,8 @@ struct ServiceInfo {
   std::chrono::seconds uptime{0};
 };
 
-// The `assignment` and `lastAttempt.error` objects of `status` (also the persisted assignment's form).
+// The `assignment` object of `status` (also the persisted assignment's form). Errors: dps::to_json.
 nlohmann::json to_json(const Assignment& assignment);
-nlohmann::json to_json(const AttemptError& error);
 
 // The `status` result exactly as documented (docs/edgeprovd.md): absent values are null, times RFC 3339 UTC.
 nlohmann::json to_json(const StatusSnapshot& snapshot, const ServiceInfo& service);
@@ -96,33 +90,8 @@ class StatusBoard {
  public:
   explicit StatusBoard(StatusSnapshot initial);
   std::shared_ptr<const StatusSnapshot> current() const;
-  // Enters `state` now (sets `since`), applying `change` to a copy first when given.
-  template <typename Change>
-  void enter(State state, SystemTime now, Change&& change) {
-    {
-      std::lock_guard lock(mutex_);
-      auto next = std::make_shared<StatusSnapshot>(*current_);
-      change(*next);
-      next->state = state;
-      next->since = now;
-      current_ = std::move(next);
-    }
-    changed();
-  }
-  void enter(State state, SystemTime now) {
-    enter(state, now, [](StatusSnapshot&) {});
-  }
-  // Applies `change` to a copy without a state transition (e.g. new TPM facts).
-  template <typename Change>
-  void update(Change&& change) {
-    {
-      std::lock_guard lock(mutex_);
-      auto next = std::make_shared<StatusSnapshot>(*current_);
-      change(*next);
-      current_ = std::move(next);
-    }
-    changed();
-  }
+  // Replaces the snapshot; observers are told only when something `status` shows changed.
+  void publish(StatusSnapshot next);
 
   // Called after every change, outside the lock, on the thread that made it (`subscribe`). Set once,
   // before any change.

@@ -214,4 +214,18 @@ Error make_error(const CallSite& site, std::uint32_t rc) {
   return Error(ErrorKind::tpm, command, rc, problem, "");
 }
 
+bool passes_by_waiting(ErrorKind kind) {
+  return kind == ErrorKind::connection || kind == ErrorKind::lockout || kind == ErrorKind::busy;
+}
+
+nlohmann::json error_json(const Error& error) {
+  nlohmann::json data = {{"kind", std::string(to_string(error.kind()))},
+                         {"command", error.command()},
+                         {"rc", fmt::format("0x{:x}", error.rc())},
+                         {"problem", error.problem()},
+                         {"fix", error.fix()}};
+  if (error.blob_part()) data["blobPart"] = std::string(to_string(*error.blob_part()));
+  return data;
+}
+
 }  // namespace edgeprov::tpm

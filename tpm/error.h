@@ -7,6 +7,8 @@
 #include <string>
 #include <string_view>
 
+#include <nlohmann/json.hpp>
+
 namespace edgeprov::tpm {
 
 enum class ErrorKind {
@@ -27,6 +29,9 @@ enum class ErrorKind {
 enum class BlobPart { credential, secret, duplicate, seed, public_area };
 std::string_view to_string(BlobPart part);  // "credential (TPM2B_ID_OBJECT)", …
 std::string_view to_string(ErrorKind kind); // "connection", "device_missing", …
+// Whether waiting can bring the TPM back without anyone acting: a simulator or device that is not there
+// yet or restarting (connection), a dictionary-attack lockout running out (lockout), a full queue (busy).
+bool passes_by_waiting(ErrorKind kind);
 
 // Which hierarchy's password a command used; decides which config key an auth failure names.
 enum class Hierarchy { none, endorsement, owner };
@@ -60,6 +65,10 @@ struct CallSite {
   bool auth_key_blob = false;                 // the command consumed parts of a DPS blob
 };
 Error make_error(const CallSite& site, std::uint32_t rc);
+
+// A TPM failure's details as the local API and `status` carry them: kind, command, rc ("0x…"), problem,
+// fix, and blobPart when a DPS key blob was rejected.
+nlohmann::json error_json(const Error& error);
 
 // Return-code helpers, pure: the parts of a TSS2_RC the rest of the module decides on.
 std::string decode(std::uint32_t rc);                        // Tss2_RC_Decode text plus the hex value

@@ -40,14 +40,4 @@ nlohmann::json info_json(const PublicKeys& keys, const Info& info, std::string_v
   };
 }
 
-nlohmann::json error_json(const Error& error) {
-  nlohmann::json data = {{"kind", std::string(to_string(error.kind()))},
-                         {"command", error.command()},
-                         {"rc", fmt::format("0x{:x}", error.rc())},
-                         {"problem", error.problem()},
-                         {"fix", error.fix()}};
-  if (error.blob_part()) data["blobPart"] = std::string(to_string(*error.blob_part()));
-  return data;
-}
-
 }  // namespace edgeprov::tpm

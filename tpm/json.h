@@ -11,8 +11,4 @@ namespace edgeprov::tpm {
 
 nlohmann::json info_json(const PublicKeys& keys, const Info& info, std::string_view tcti);
 
-// A TPM failure's details as the local API and `status` carry them: kind, command, rc ("0x…"), problem,
-// fix, and blobPart when a DPS key blob was rejected.
-nlohmann::json error_json(const Error& error);
-
 }  // namespace edgeprov::tpm

@@ -38,7 +38,7 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-// The status document of DESIGN.md, filled the way a provisioned device that retried once reports it.
+// The status document of docs/ipc-api.md, filled the way a provisioned device that retried once reports it.
 json status_document() {
   return json::parse(R"json({
     "state": "provisioned", "since": "2026-11-29T05:12:44Z", "source": "dps",

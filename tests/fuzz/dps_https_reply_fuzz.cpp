@@ -45,7 +45,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   dps::ReplyContext context;
   context.id_scope = "0ne00FUZZ01";
   context.registration_id = "fuzz-device";
-  context.attestation = config::AttestationMethod::tpm;
+  context.attestation = dps::AttestationMethod::tpm;
   context.operation_id = "4.0000000000000000.00000000-0000-0000-0000-000000000000";
   dps::Reply reply = dps::parse_http_reply(status, retry_after, content_type, message.body(), context);
   if (const auto* rejected = std::get_if<dps::Rejected>(&reply)) {

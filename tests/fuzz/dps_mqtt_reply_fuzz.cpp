@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include "dps/mqtt_transport.h"
+#include "dps/mqtt_topic.h"
 #include "dps/reply.h"
 #include "tests/fuzz/fuzz_check.h"
 
@@ -23,7 +23,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   dps::ReplyContext context;
   context.id_scope = "0ne00FUZZ01";
   context.registration_id = "fuzz-device";
-  context.attestation = config::AttestationMethod::symmetric_key;
+  context.attestation = dps::AttestationMethod::symmetric_key;
   dps::Reply reply = dps::parse_http_reply(reply_topic->status, reply_topic->retry_after, "", payload, context);
   if (const auto* rejected = std::get_if<dps::Rejected>(&reply)) FUZZ_CHECK(!rejected->message.empty());
   return 0;

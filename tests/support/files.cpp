@@ -12,16 +12,6 @@ namespace edgeprov::test {
 namespace fs = std::filesystem;
 using namespace std::chrono;
 
-bool wait_for_path(const fs::path& path, milliseconds timeout) {
-  const auto deadline = steady_clock::now() + timeout;
-  do {
-    std::error_code ec;
-    if (fs::exists(path, ec)) return true;
-    std::this_thread::sleep_for(milliseconds(20));
-  } while (steady_clock::now() < deadline);
-  return false;
-}
-
 TempDir::~TempDir() {
   std::error_code ec;
   fs::remove_all(path_, ec);

@@ -17,7 +17,6 @@ struct ProcessOptions {
   std::optional<std::filesystem::path> log_file;  // stdout+stderr; default: a file in temp_dir()
   std::optional<std::string> run_as_user;         // drop to this user (root only), e.g. "nobody"
   std::optional<std::string> stdin_text;          // written to the child's stdin, then closed
-  bool stdout_pipe = false;                       // stdout to a pipe for read_line() (POSIX); stderr to the log
 };
 
 struct ExitStatus {
@@ -40,15 +39,13 @@ class Process {
   std::optional<ExitStatus> wait(std::chrono::milliseconds timeout);
   ExitStatus stop(std::chrono::milliseconds grace = std::chrono::seconds(5));  // SIGTERM then SIGKILL
   std::string output() const;  // everything captured so far
+  // Waits until the captured output contains `needle` (woken by each write to the log, not polling);
+  // false on timeout or when the process exits without writing it.
+  bool wait_for_output(const std::string& needle, std::chrono::milliseconds timeout);
   const std::filesystem::path& log_file() const { return log_file_; }
-  // With stdout_pipe: the next line the child wrote (without '\n'), as soon as it is written; nullopt
-  // when the child closed its stdout or `timeout` passed first.
-  std::optional<std::string> read_line(std::chrono::milliseconds timeout);
 
  private:
   int pid_ = -1;
-  int stdout_fd_ = -1;
-  std::string stdout_buffer_;
   std::optional<ExitStatus> status_;
   std::filesystem::path log_file_;
 };

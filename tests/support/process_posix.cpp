@@ -4,10 +4,12 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <pwd.h>
 #include <signal.h>
+#include <poll.h>
+#include <sys/inotify.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -21,6 +23,7 @@
 #include <random>
 #include <sstream>
 #include <stdexcept>
+#include <system_error>
 #include <thread>
 
 extern char** environ;
@@ -74,8 +77,6 @@ Process::Process(ProcessOptions options) {
 
   int in_pipe[2] = {-1, -1};
   if (options.stdin_text && ::pipe(in_pipe) != 0) throw std::runtime_error("pipe failed");
-  int out_pipe[2] = {-1, -1};
-  if (options.stdout_pipe && ::pipe2(out_pipe, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
   const int log_fd = ::open(log_file_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (log_fd < 0) throw std::runtime_error("cannot open " + log_file_.string());
   if (drop) (void)::fchown(log_fd, drop->first, drop->second);
@@ -88,7 +89,7 @@ Process::Process(ProcessOptions options) {
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (::getppid() != parent) ::_exit(127);
     ::setpgid(0, 0);
-    ::dup2(options.stdout_pipe ? out_pipe[1] : log_fd, STDOUT_FILENO);
+    ::dup2(log_fd, STDOUT_FILENO);
     ::dup2(log_fd, STDERR_FILENO);
     if (options.stdin_text) {
       ::dup2(in_pipe[0], STDIN_FILENO);
@@ -113,10 +114,6 @@ Process::Process(ProcessOptions options) {
     ::_exit(127);
   }
   ::close(log_fd);
-  if (options.stdout_pipe) {
-    ::close(out_pipe[1]);
-    stdout_fd_ = out_pipe[0];
-  }
   if (options.stdin_text) {
     ::close(in_pipe[0]);
     const std::string& text = *options.stdin_text;
@@ -132,26 +129,6 @@ Process::Process(ProcessOptions options) {
 
 Process::~Process() {
   if (pid_ > 0 && !status_) stop();
-  if (stdout_fd_ >= 0) ::close(stdout_fd_);
-}
-
-std::optional<std::string> Process::read_line(milliseconds timeout) {
-  if (stdout_fd_ < 0) throw std::logic_error("Process::read_line needs ProcessOptions::stdout_pipe");
-  const auto deadline = steady_clock::now() + timeout;
-  for (;;) {
-    if (const auto newline = stdout_buffer_.find('\n'); newline != std::string::npos) {
-      std::string line = stdout_buffer_.substr(0, newline);
-      stdout_buffer_.erase(0, newline + 1);
-      return line;
-    }
-    const auto left = duration_cast<milliseconds>(deadline - steady_clock::now()).count();
-    pollfd entry{stdout_fd_, POLLIN, 0};
-    if (left <= 0 || ::poll(&entry, 1, static_cast<int>(left)) <= 0) return std::nullopt;
-    char chunk[4096];
-    const ssize_t n = ::read(stdout_fd_, chunk, sizeof chunk);
-    if (n <= 0) return std::nullopt;
-    stdout_buffer_.append(chunk, static_cast<std::size_t>(n));
-  }
 }
 
 bool Process::running() {
@@ -170,11 +147,23 @@ void Process::signal(int sig) {
 }
 
 std::optional<ExitStatus> Process::wait(milliseconds timeout) {
+  if (!running()) return status_;
+  // A pidfd becomes readable when the child exits: the wait follows that event instead of polling.
+  const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0));
+  if (pidfd < 0) throw std::system_error(errno, std::generic_category(), "pidfd_open");
   const auto deadline = steady_clock::now() + timeout;
-  while (running()) {
-    if (steady_clock::now() >= deadline) return std::nullopt;
-    std::this_thread::sleep_for(milliseconds(10));
+  for (;;) {
+    const auto left = duration_cast<milliseconds>(deadline - steady_clock::now());
+    pollfd p{pidfd, POLLIN, 0};
+    const int ready = ::poll(&p, 1, static_cast<int>(std::max<long long>(left.count(), 0)));
+    if (ready < 0 && errno == EINTR) continue;
+    if (!running()) break;  // reaps it
+    if (ready == 0 || left.count() <= 0) {
+      ::close(pidfd);
+      return std::nullopt;
+    }
   }
+  ::close(pidfd);
   return status_;
 }
 
@@ -243,6 +232,65 @@ unsigned short free_loopback_port_pair() {
     if (a >= 0 && b >= 0) return p;
   }
   throw std::runtime_error("no pair of adjacent free loopback ports");
+}
+
+bool Process::wait_for_output(const std::string& needle, milliseconds timeout) {
+  const int fd = ::inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+  if (fd < 0) throw std::system_error(errno, std::generic_category(), "inotify_init1");
+  if (::inotify_add_watch(fd, log_file_.c_str(), IN_MODIFY | IN_CLOSE_WRITE) < 0) {
+    const int error = errno;
+    ::close(fd);
+    throw std::system_error(error, std::generic_category(), "inotify_add_watch " + log_file_.string());
+  }
+  const auto deadline = steady_clock::now() + timeout;
+  bool found = false;
+  for (;;) {
+    if (output().find(needle) != std::string::npos) {
+      found = true;
+      break;
+    }
+    if (!running()) break;
+    const auto left = duration_cast<milliseconds>(deadline - steady_clock::now());
+    if (left.count() <= 0) break;
+    pollfd p{fd, POLLIN, 0};
+    // A process that exits without writing again wakes nobody: look at it at least every 100 ms.
+    if (::poll(&p, 1, static_cast<int>(std::min<long long>(left.count(), 100))) > 0) {
+      char events[4096];
+      while (::read(fd, events, sizeof events) > 0) {
+      }
+    }
+  }
+  ::close(fd);
+  return found || output().find(needle) != std::string::npos;
+}
+
+bool wait_for_path(const fs::path& path, milliseconds timeout) {
+  // inotify on the parent directory: woken when an entry is created or moved there, never polling.
+  const int fd = ::inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+  if (fd < 0) throw std::system_error(errno, std::generic_category(), "inotify_init1");
+  const fs::path parent = path.has_parent_path() ? path.parent_path() : fs::path(".");
+  const bool watching = ::inotify_add_watch(fd, parent.c_str(), IN_CREATE | IN_MOVED_TO) >= 0;
+  const auto deadline = steady_clock::now() + timeout;
+  bool found = false;
+  for (;;) {
+    std::error_code ec;
+    if (fs::exists(path, ec)) {
+      found = true;
+      break;
+    }
+    const auto left = duration_cast<milliseconds>(deadline - steady_clock::now());
+    if (left.count() <= 0) break;
+    pollfd p{fd, POLLIN, 0};
+    // Without a watch (the directory does not exist yet) look again after a short while.
+    const int ready = ::poll(&p, 1, watching ? static_cast<int>(left.count()) : 20);
+    if (ready > 0) {
+      char events[4096];
+      while (::read(fd, events, sizeof events) > 0) {
+      }
+    }
+  }
+  ::close(fd);
+  return found;
 }
 
 bool wait_for_tcp(const std::string& host, unsigned short port, milliseconds timeout) {

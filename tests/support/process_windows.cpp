@@ -1,5 +1,5 @@
 // The Windows build of the test support: TempDir creation here, the other file helpers in files.cpp (TempDir,
-// read_file, write_file, wait_for_path, bin_dir, source_dir). Child processes and loopback ports are
+// read_file, write_file, bin_dir, source_dir). wait_for_path (inotify) is POSIX only, like the processes. Child processes and loopback ports are
 // the integration tests' business, and those run on Linux: the Windows programs are driven from Linux
 // under Wine by tests/windows/, so Process, run() and the port helpers have no Windows leaf.
 #include "tests/support/process.h"

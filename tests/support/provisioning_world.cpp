@@ -1,5 +1,8 @@
 #include "tests/support/provisioning_world.h"
 
+#include "tests/support/notify.h"
+#include "tests/support/status_watch.h"
+
 #include <map>
 #include <sstream>
 #include <stdexcept>
@@ -296,24 +299,10 @@ RunResult ProvisioningWorld::init(const Device& device) {
 
 void ProvisioningWorld::start_daemon() {
   if (daemon_running()) throw std::logic_error("edgeprovd already runs");
-  daemon_ = std::make_unique<Process>(ProcessOptions{
-      .argv = {(bin_dir() / "edgeprovd").string(), "--config", config_file().string()},
-      .log_file = daemon_log_file(),
-  });
-  const auto deadline = steady_clock::now() + seconds(15);
-  while (steady_clock::now() < deadline) {
-    if (!daemon_->running()) throw std::runtime_error("edgeprovd exited at start:\n" + log_tail(daemon_log()));
-    if (fs::exists(socket())) {
-      try {
-        call("version", nullptr, seconds(2));
-        return;
-      } catch (const ipc::ClientError&) {
-        // Not listening yet, or a socket file from the previous run: try again.
-      }
-    }
-    std::this_thread::sleep_for(milliseconds(10));
-  }
-  throw std::runtime_error("edgeprovd did not answer on " + socket().string() + " within 15 s:\n" + log_tail(daemon_log()));
+  // edgeprovd says READY=1 (sd_notify) once its endpoint listens: wait for that, not for a socket file.
+  daemon_ = start_until_ready({.argv = {(bin_dir() / "edgeprovd").string(), "--config", config_file().string()},
+                               .log_file = daemon_log_file()},
+                              dir() / "notify.sock");
 }
 
 ExitStatus ProvisioningWorld::stop_daemon() {
@@ -344,35 +333,15 @@ RunResult ProvisioningWorld::ctl(std::vector<std::string> args, std::optional<st
 }
 
 json ProvisioningWorld::wait_for(const std::function<bool(const json&)>& accept, milliseconds timeout,
-                                 const std::string& what, milliseconds interval) {
-  const auto deadline = steady_clock::now() + timeout;
-  std::string seen;
-  std::string last_state;
-  for (;;) {
-    const auto before = steady_clock::now();
-    json s;
-    try {
-      s = status();
-    } catch (const ipc::ClientError& e) {
-      s = nullptr;
-      if (last_state != "(no answer)") seen += std::string(" → (no answer: ") + e.what() + ")";
-      last_state = "(no answer)";
-    }
-    const auto after = steady_clock::now();
-    if (s.is_null() && daemon_ && !daemon_->running())
-      throw std::runtime_error(fmt::format("edgeprovd exited while waiting for {}; states seen:{}\nedgeprovd's log:\n{}", what,
-                                           seen, log_tail(daemon_log())));
-    if (!s.is_null()) {
-      observations_.push_back({before, duration_cast<microseconds>(after - before), s});
-      const std::string state = s.value("state", "?");
-      if (state != last_state) seen += " → " + state;
-      last_state = state;
-      if (accept(s)) return s;
-    }
-    if (after >= deadline)
-      throw std::runtime_error(fmt::format("{} not seen within {} ms; states seen:{}; last status: {}\nedgeprovd's log:\n{}",
-                                           what, timeout.count(), seen, s.dump(), log_tail(daemon_log())));
-    std::this_thread::sleep_for(interval);
+                                 const std::string& what) {
+  try {
+    return watch_status(socket(), accept, timeout, what,
+                        [this](const json& s) { observations_.push_back({steady_clock::now(), s}); });
+  } catch (const std::runtime_error& e) {
+    if (daemon_ && !daemon_->running())
+      throw std::runtime_error(fmt::format("edgeprovd exited while waiting for {}: {}\nedgeprovd's log:\n{}", what,
+                                           e.what(), log_tail(daemon_log())));
+    throw std::runtime_error(fmt::format("{}\nedgeprovd's log:\n{}", e.what(), log_tail(daemon_log())));
   }
 }
 

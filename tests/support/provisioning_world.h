@@ -162,16 +162,15 @@ class ProvisioningWorld {
                 std::chrono::milliseconds timeout = std::chrono::seconds(60));
   const std::string& ctl_transcript() const { return ctl_transcript_; }
 
-  // Polls `status` every `interval` until `accept` holds; returns that status. On timeout throws with the
-  // states seen. Each poll is recorded in observations().
+  // Subscribes (`subscribe`) and follows status.changed until `accept` holds; returns that status. On
+  // timeout throws with the states seen. Each status seen is recorded in observations().
   nlohmann::json wait_for(const std::function<bool(const nlohmann::json&)>& accept, std::chrono::milliseconds timeout,
-                          const std::string& what, std::chrono::milliseconds interval = std::chrono::milliseconds(20));
+                          const std::string& what);
   nlohmann::json wait_for_state(const std::string& state,
                                 std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
   struct Observation {
-    std::chrono::steady_clock::time_point at;
-    std::chrono::microseconds latency;  // how long `status` took to answer
+    std::chrono::steady_clock::time_point at;  // when the status (or its change) arrived
     nlohmann::json status;
   };
   const std::vector<Observation>& observations() const { return observations_; }

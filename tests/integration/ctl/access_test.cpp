@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/integration/ctl/ctl_daemon.h"
+#include "tests/support/status_watch.h"
 
 using namespace edgeprov;
 using namespace edgeprov::test;
@@ -153,14 +154,11 @@ TEST_CASE("wait with no service at the endpoint exits 8 once the timeout has pas
 
 TEST_CASE("status while retrying shows the failed attempt and when the next one is due") {
   CtlDaemon daemon({.global_endpoint = unreachable_dps()});
-  // Each attempt fails at once (connection refused); between attempts the state is retrying. Ask until
-  // an answer falls between two attempts rather than inside one.
-  RunResult r;
-  for (int tries = 0; tries < 20; ++tries) {
-    r = daemon.ctl({"status"});
-    if (r.output.find("state            retrying") != std::string::npos) break;
-    std::this_thread::sleep_for(200ms);
-  }
+  // Each attempt fails at once (connection refused); the backoff between attempts is at least 1 s, so
+  // edgeprovctl asks well inside it once the service says it is retrying.
+  watch_status(daemon.socket(), [](const nlohmann::json& s) { return s["state"] == "retrying"; }, 10s,
+               "the first attempt failing");
+  const RunResult r = daemon.ctl({"status"});
   INFO(r.output);
   CHECK(r.status.code == 3);
   CHECK_THAT(r.output, ContainsSubstring("state            retrying since "));

@@ -1,5 +1,7 @@
 #include "tests/integration/ctl/ctl_daemon.h"
 
+#include "tests/support/notify.h"
+
 #include <stdexcept>
 
 #include <fmt/format.h>
@@ -48,13 +50,9 @@ level = "debug"
 CtlDaemon::CtlDaemon(CtlDaemonOptions options) {
   fs::create_directories(dir_ / "state");
   write_file(config_file(), ctl_config(dir_.path(), options));
-  process_ = std::make_unique<Process>(ProcessOptions{
-      .argv = {(bin_dir() / "edgeprovd").string(), "--config", config_file().string()},
-      .log_file = dir_ / "edgeprovd.log",
-  });
-  if (!wait_for_path(socket(), std::chrono::seconds(10)))
-    throw std::runtime_error("edgeprovd did not create " + socket().string() + " within 10 s; its output:\n" +
-                             process_->output());
+  process_ = start_until_ready({.argv = {(bin_dir() / "edgeprovd").string(), "--config", config_file().string()},
+                                .log_file = dir_ / "edgeprovd.log"},
+                               dir_ / "notify.sock");
 }
 
 CtlDaemon::~CtlDaemon() { process_->stop(); }

@@ -11,6 +11,7 @@
 
 #include "tests/integration/ctl/ctl_daemon.h"
 #include "tests/integration/emulator/emulator_fixture.h"
+#include "tests/support/notify.h"
 #include "tests/support/swtpm.h"
 
 using namespace edgeprov;
@@ -62,14 +63,15 @@ TEST_CASE("wait started before the service keeps trying to connect and exits 0 o
   write_file(config_dir / "config.toml", ctl_config(config_dir, options));
   Process wait({.argv = {(bin_dir() / "edgeprovctl").string(), "--endpoint", (config_dir / "edgeprov.sock").string(),
                          "wait", "--timeout", "60"}});
-  std::this_thread::sleep_for(1s);  // wait finds no service for a while
+  // wait says once that nothing answers yet, then keeps trying.
+  REQUIRE(wait.wait_for_output("edgeprovctl: waiting for edgeprovd at", 10s));
   REQUIRE(wait.running());
   Process daemon({.argv = {(bin_dir() / "edgeprovd").string(), "--config", (config_dir / "config.toml").string()}});
   const auto status = wait.wait(60s);
   REQUIRE(status);
   INFO(wait.output() << daemon.output());
   CHECK(status->code == 0);
-  CHECK_THAT(wait.output(), StartsWith("provisioned: device ctl-edge-1 on hub hub-a.azure-devices.net (from dps, since "));
+  CHECK_THAT(wait.output(), ContainsSubstring("\nprovisioned: device ctl-edge-1 on hub hub-a.azure-devices.net (from dps, since "));
   CHECK(daemon.stop().code == 0);
 }
 
@@ -217,10 +219,10 @@ attestation = {{ type = "symmetricKey", symmetricKey = {{ primaryKey = "{}" }} }
   CHECK_THAT(init.output, !ContainsSubstring(group_key));
   CHECK_THAT(read_file(config), ContainsSubstring("symmetric_key_source = \"group\""));
 
-  Process daemon({.argv = {(bin_dir() / "edgeprovd").string(), "--config", config.string()}});
-  REQUIRE(wait_for_path(socket, 10s));
+  const auto daemon = start_until_ready({.argv = {(bin_dir() / "edgeprovd").string(), "--config", config.string()}},
+                                        dir / "notify.sock");
   const auto wait = edgeprovctl({"--endpoint", socket.string(), "wait", "--timeout", "60"});
-  INFO(wait.output << daemon.output());
+  INFO(wait.output << daemon->output());
   REQUIRE(wait.status.code == 0);
   CHECK_THAT(wait.output, StartsWith("provisioned: device ctl-fleet-7 on hub "));
 
@@ -230,7 +232,7 @@ attestation = {{ type = "symmetricKey", symmetricKey = {{ primaryKey = "{}" }} }
   const auto check = emulator.admin("POST", "/hubSasCheck", {{"token", token.output.substr(0, token.output.size() - 1)}});
   INFO(check.body);
   CHECK(check.json()["valid"] == true);
-  CHECK(daemon.stop().code == 0);
+  CHECK(daemon->stop().code == 0);
 }
 
 TEST_CASE("init refuses --group-key without a symmetric-key attestation") {

@@ -11,6 +11,7 @@
 #include <filesystem>
 
 #include "common/encoding.h"
+#include "tests/support/notify.h"
 #include "tests/support/process.h"
 #include "tests/support/swtpm.h"
 
@@ -138,18 +139,19 @@ TEST_CASE("while edgeprovd runs, edgeprovctl tpm info asks the service, which an
   test::TempDir dir;
   const auto socket = dir / "edgeprov.sock";
   test::write_file(dir / "config.toml", config_text(swtpm.tcti(), socket));
-  test::Process daemon({.argv = {(test::bin_dir() / "edgeprovd").string(), "--config", (dir / "config.toml").string()}});
-  REQUIRE(test::wait_for_path(socket, 10s));
+  const auto daemon = test::start_until_ready(
+      {.argv = {(test::bin_dir() / "edgeprovd").string(), "--config", (dir / "config.toml").string()}},
+      dir / "notify.sock");
   // nobody cannot open the swtpm's state or a TPM device: the answer can only come from the service.
   const auto r = test::run({.argv = {(test::bin_dir() / "edgeprovctl").string(), "--endpoint", socket.string(),
                                      "--json", "tpm", "info"},
                             .run_as_user = "nobody"},
                            60s);
-  INFO(r.output << daemon.output());
+  INFO(r.output << daemon->output());
   REQUIRE(r.status.code == 0);
   const auto j = nlohmann::json::parse(r.output);
   const auto expected = expected_from_tools(swtpm, dir);
   CHECK(j["registrationId"] == expected.registration_id);
   CHECK(j["endorsementKey"] == expected.endorsement_key);
-  CHECK(daemon.stop().code == 0);
+  CHECK(daemon->stop().code == 0);
 }

@@ -25,7 +25,7 @@
 using namespace edgeprov;
 using namespace edgeprov::dps;
 using namespace std::chrono_literals;
-using config::AttestationMethod;
+using dps::AttestationMethod;
 using nlohmann::json;
 
 namespace {
@@ -63,11 +63,7 @@ class TpmCredential final : public Credential {
   }
 
  private:
-  static CredentialError error_of(const tpm::Error& error) {
-    json data = {{"kind", std::string(to_string(error.kind()))}, {"command", error.command()}, {"rc", error.rc()}};
-    if (error.blob_part()) data["blobPart"] = std::string(to_string(*error.blob_part()));
-    return CredentialError{"tpm", static_cast<int>(error.rc()), error.what(), false, std::move(data)};
-  }
+  static Error error_of(const tpm::Error& error) { return tpm_failure(error); }
 
   tpm::Worker& worker_;
   boost::asio::any_io_executor executor_;
@@ -137,12 +133,12 @@ struct Result {
   RegistrationTrace trace;
 
   const Assigned& assigned() const {
-    if (auto* failure = std::get_if<RegistrationFailure>(&outcome)) FAIL("registration failed: " << failure->message);
+    if (auto* failure = std::get_if<Error>(&outcome)) FAIL("registration failed: " << failure->message);
     return std::get<Assigned>(outcome);
   }
-  const RegistrationFailure& failure() const {
+  const Error& failure() const {
     if (auto* ok = std::get_if<Assigned>(&outcome)) FAIL("registration succeeded unexpectedly: " << ok->hub);
-    return std::get<RegistrationFailure>(outcome);
+    return std::get<Error>(outcome);
   }
 };
 
@@ -300,9 +296,9 @@ TEST_CASE("a symmetric-key device of a group enrollment registers with the key d
     SymmetricKeyCredential group_credential(group_key);
     auto channel = make_https_channel(https_transport(io, emulator, trust(emulator)), test::id_scope, id, "edgeprov-test");
     const auto failure = register_once(io, *channel, group_credential, id).failure();
-    CHECK(failure.kind == "dps");
-    CHECK(failure.http_status == 404);  // no enrollment accepts that key (errorCode 404201)
-    CHECK(failure.code == 404201);
+    CHECK(failure.kind() == ErrorKind::dps);
+    CHECK(failure.http_status() == 404);  // no enrollment accepts that key (errorCode 404201)
+    CHECK(failure.code() == 404201);
     CHECK_FALSE(failure.transient);
   }
 }
@@ -339,8 +335,8 @@ TEST_CASE("an X.509 device registers with its client certificate over HTTPS and 
   SECTION("without the certificate DPS refuses the device, terminally") {
     auto channel = make_https_channel(https_transport(io, emulator, trust(emulator)), test::id_scope, id, "edgeprov-test");
     const auto failure = register_once(io, *channel, credential, id).failure();
-    CHECK(failure.kind == "dps");
-    CHECK(failure.http_status == 401);
+    CHECK(failure.kind() == ErrorKind::dps);
+    CHECK(failure.http_status() == 401);
     CHECK_FALSE(failure.transient);
   }
 }
@@ -356,8 +352,8 @@ TEST_CASE("a disabled enrollment ends the attempt as a terminal failure with cau
   auto channel = make_https_channel(https_transport(io, emulator, trust(emulator)), test::id_scope, id, "edgeprov-test");
   const auto failure = register_once(io, *channel, credential, id).failure();
   INFO(failure.message);
-  CHECK(failure.kind == "dps");
-  CHECK(failure.cause == RejectionCause::disabled);
+  CHECK(failure.kind() == ErrorKind::dps);
+  CHECK(std::get<Rejection>(failure.cause).cause == RejectionCause::disabled);
   CHECK_FALSE(failure.transient);
   CHECK(failure.message.find("disabled") != std::string::npos);
 }
@@ -373,19 +369,19 @@ TEST_CASE("a throttled request is a transient failure that carries Retry-After: 
   SECTION("HTTPS") {
     auto channel = make_https_channel(https_transport(io, emulator, trust(emulator)), test::id_scope, id, "edgeprov-test");
     const auto failure = register_once(io, *channel, credential, id).failure();
-    CHECK(failure.kind == "dps");
-    CHECK(failure.http_status == 429);
-    CHECK(failure.code == 429001);
-    CHECK(failure.cause == RejectionCause::throttled);
+    CHECK(failure.kind() == ErrorKind::dps);
+    CHECK(failure.http_status() == 429);
+    CHECK(failure.code() == 429001);
+    CHECK(std::get<Rejection>(failure.cause).cause == RejectionCause::throttled);
     CHECK(failure.transient);
-    CHECK(failure.retry_after.delay == 7s);
+    CHECK(failure.retry_after().delay == 7s);
   }
   SECTION("MQTT") {
     auto channel = make_mqtt_channel(mqtt_transport(io, emulator, id, trust(emulator)));
     const auto failure = register_once(io, *channel, credential, id).failure();
-    CHECK(failure.http_status == 429);
+    CHECK(failure.http_status() == 429);
     CHECK(failure.transient);
-    CHECK(failure.retry_after.delay == 7s);
+    CHECK(failure.retry_after().delay == 7s);
     channel->close();
   }
 }
@@ -409,8 +405,8 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout oth
     auto channel = make_https_channel(https_transport(io, emulator, tls), test::id_scope, id, "edgeprov-test");
     const auto failure = register_once(io, *channel, credential, id).failure();
     INFO(failure.message);
-    CHECK(failure.kind == "network");
-    CHECK(failure.transport_error == TransportErrorKind::certificate_verification);
+    CHECK(failure.kind() == ErrorKind::network);
+    CHECK(std::get<TransportError>(failure.cause).kind == TransportErrorKind::certificate_verification);
     CHECK_FALSE(failure.transient);
     CHECK(failure.message.find("other-ca.pem") != std::string::npos);
   }
@@ -418,8 +414,8 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout oth
     auto channel = make_mqtt_channel(mqtt_transport(io, emulator, id, tls));
     const auto failure = register_once(io, *channel, credential, id).failure();
     INFO(failure.message);
-    CHECK(failure.kind == "network");
-    CHECK(failure.transport_error == TransportErrorKind::certificate_verification);
+    CHECK(failure.kind() == ErrorKind::network);
+    CHECK(std::get<TransportError>(failure.cause).kind == TransportErrorKind::certificate_verification);
     CHECK_FALSE(failure.transient);
   }
 }

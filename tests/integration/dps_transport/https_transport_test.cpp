@@ -130,7 +130,7 @@ TEST_CASE("the server closing an idle connection leads to a transparent reconnec
   TestHttpsServer server({.identity = f.pki.server, .close_after_responses = 1, .reply = assigning});
   auto transport = f.transport(f.settings(server.port()));
   CHECK(response(f.send(*transport, register_put())).status == 202);
-  std::this_thread::sleep_for(200ms);  // let the server's close arrive, as between two polls
+  REQUIRE(server.wait_for_closes(1, 10s));  // the server closed the idle connection, as between two polls
   CHECK(response(f.send(*transport, status_get(1))).status == 202);
   CHECK(response(f.send(*transport, status_get(2))).status == 202);
   CHECK(server.handshakes() == 3);

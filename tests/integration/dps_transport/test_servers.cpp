@@ -37,6 +37,8 @@ struct TestHttpsServer::State {
   tcp::acceptor acceptor{io};
   std::atomic<int> handshakes{0};
   mutable std::mutex mutex;
+  std::condition_variable closed_one;
+  int closes = 0;  // connections this server closed itself
   std::vector<SeenRequest> requests;
 };
 
@@ -76,6 +78,11 @@ awaitable<void> https_session(TestHttpsServer::State* state, tcp::socket socket)
       if (++answered == state->options.close_after_responses || !request.keep_alive()) {
         // Close without TLS close_notify and without "Connection: close": what an idle timeout looks like.
         stream.next_layer().close();
+        {
+          std::lock_guard lock(state->mutex);
+          ++state->closes;
+        }
+        state->closed_one.notify_all();
         co_return;
       }
     }
@@ -126,6 +133,11 @@ TestHttpsServer::~TestHttpsServer() {
 }
 
 int TestHttpsServer::handshakes() const { return state_->handshakes.load(); }
+
+bool TestHttpsServer::wait_for_closes(int n, std::chrono::milliseconds timeout) const {
+  std::unique_lock lock(state_->mutex);
+  return state_->closed_one.wait_for(lock, timeout, [&] { return state_->closes >= n; });
+}
 
 std::vector<SeenRequest> TestHttpsServer::requests() const {
   std::lock_guard lock(state_->mutex);

@@ -4,6 +4,7 @@
 #pragma once
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -44,6 +45,8 @@ class TestHttpsServer {
   unsigned short port() const { return port_; }
   int handshakes() const;
   std::vector<SeenRequest> requests() const;
+  // Until this server has closed `n` connections itself (close_after_responses); false on timeout.
+  bool wait_for_closes(int n, std::chrono::milliseconds timeout) const;
 
   struct State;
 

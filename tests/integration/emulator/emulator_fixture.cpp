@@ -89,6 +89,55 @@ HttpResult Emulator::admin(const std::string& method, const std::string& path, c
 
 bool Emulator::admin_alive() const { return admin("GET", "/").status == 200; }
 
+HttpResult Emulator::wait_stats(const std::string& conditions, std::chrono::milliseconds timeout) const {
+  auto seconds = std::chrono::duration_cast<std::chrono::seconds>(timeout) + 10s;
+  return curl({}, "http://127.0.0.1:" + std::to_string(admin_port_) + "/stats/wait?" + conditions +
+                      "&timeoutMs=" + std::to_string(timeout.count()),
+              seconds);
+}
+
+std::string mqtt_username(const std::string& registration_id) {
+  return std::string(id_scope) + "/registrations/" + registration_id + "/api-version=2021-06-01&ClientVersion=1.15.0";
+}
+
+std::vector<std::string> Emulator::mosquitto(const char* tool, const std::string& registration_id,
+                                             const std::string& password) const {
+  return {tool, "-V", "mqttv311", "-h", "localhost", "-p", std::to_string(mqtt_port_), "--cafile", ca().string(),
+          "-i", registration_id, "-u", mqtt_username(registration_id), "-P", password};
+}
+
+std::vector<std::string> Emulator::mqtt_exchange(const std::string& registration_id, const std::string& password,
+                                                 const std::vector<std::pair<std::string, std::string>>& requests,
+                                                 int replies) const {
+  static int counter = 0;
+  auto subscribed = admin("GET", "/stats").json()["connections"]["mqtt"]["subscribed"].get<std::uint64_t>();
+  auto sub_argv = mosquitto("mosquitto_sub", registration_id, password);
+  sub_argv.insert(sub_argv.end(), {"-t", "$dps/registrations/res/#", "-q", "1", "-v", "-C", std::to_string(replies), "-W", "10"});
+  Process subscriber({.argv = sub_argv, .log_file = dir_ / ("sub-" + std::to_string(++counter) + ".log")});
+  auto ready = wait_stats("connections.mqtt.subscribed=" + std::to_string(subscribed + 1));
+  INFO(subscriber.output());
+  REQUIRE(ready.status == 200);
+  for (const auto& [topic, payload] : requests) {
+    auto pub = mosquitto("mosquitto_pub", registration_id, password);
+    pub.insert(pub.end(), {"-t", topic, "-q", "1", "-m", payload});
+    auto r = run({.argv = pub}, 10s);
+    INFO(r.output);
+    CHECK(r.status.code == 0);
+  }
+  subscriber.wait(12s);
+  std::vector<std::string> lines;
+  std::string out = subscriber.output(), line;
+  for (char c : out) {
+    if (c == '\n') {
+      if (line.rfind("$dps/", 0) == 0) lines.push_back(line);
+      line.clear();
+    } else {
+      line += c;
+    }
+  }
+  return lines;
+}
+
 std::string shell(const std::string& script, const std::map<std::string, std::string>& env) {
   auto r = run({.argv = {"sh", "-c", script}, .env = env});
   INFO(script << "\n" << r.output);

@@ -54,6 +54,15 @@ class Emulator {
   HttpResult curl(std::vector<std::string> args, const std::string& url, std::chrono::seconds timeout = std::chrono::seconds(30)) const;
   HttpResult admin(const std::string& method, const std::string& path, const nlohmann::json& body = nullptr) const;
   bool admin_alive() const;
+  // GET /stats/wait?{conditions}&timeoutMs=…: returns once the emulator's counters reach the conditions (200) or
+  // at the timeout (408). How the tests wait for the emulator to have seen something, instead of sleeping.
+  HttpResult wait_stats(const std::string& conditions, std::chrono::milliseconds timeout = std::chrono::seconds(10)) const;
+  // mosquitto_pub / mosquitto_sub / mosquitto_rr arguments that connect as `registration_id` with `password`.
+  std::vector<std::string> mosquitto(const char* tool, const std::string& registration_id, const std::string& password) const;
+  // One device session made of a subscriber (the replies) and one mosquitto_pub per request, published once the
+  // emulator has counted the subscriber's SUBSCRIBE: the first `replies` replies as "topic payload" lines.
+  std::vector<std::string> mqtt_exchange(const std::string& registration_id, const std::string& password,
+                                         const std::vector<std::pair<std::string, std::string>>& requests, int replies) const;
 
  private:
   TempDir dir_;
@@ -61,6 +70,9 @@ class Emulator {
   unsigned short https_port_ = 0, mqtt_port_ = 0, admin_port_ = 0;
   std::unique_ptr<Process> process_;
 };
+
+// "{idScope}/registrations/{id}/api-version=2021-06-01&ClientVersion=1.15.0", the MQTT user name of a device.
+std::string mqtt_username(const std::string& registration_id);
 
 // "SharedAccessSignature sr=…&sig=…&se=…&skn=registration" signed by `openssl dgst -mac HMAC` as the Azure C SDK
 // signs (sr URL-encoded with lowercase hex). `key_b64` is the device key.

@@ -1,6 +1,4 @@
 // Every injected fault, observed from the client side with curl, the openssl command line and mosquitto.
-#include <thread>
-
 #include <catch2/catch_test_macros.hpp>
 
 #include "tests/integration/emulator/emulator_fixture.h"

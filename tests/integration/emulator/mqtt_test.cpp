@@ -1,6 +1,4 @@
 // The device API over MQTT 3.1.1/TLS, judged by mosquitto_sub and mosquitto_pub.
-#include <thread>
-
 #include <catch2/catch_test_macros.hpp>
 
 #include "common/encoding.h"
@@ -19,51 +17,6 @@ registrationId = "mqtt-device-01"
 attestation = { type = "symmetricKey", symmetricKey = { primaryKey = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=" } }
 )";
 
-std::string username(const std::string& id) { return std::string(id_scope) + "/registrations/" + id + "/api-version=2021-06-01&ClientVersion=1.15.0"; }
-
-std::vector<std::string> mosquitto(const Emulator& emulator, const char* tool, const std::string& id, const std::string& password) {
-  return {tool, "-V", "mqttv311", "-h", "localhost", "-p", std::to_string(emulator.mqtt_port()), "--cafile", emulator.ca().string(),
-          "-i", id, "-u", username(id), "-P", password};
-}
-
-// One device session made of a subscriber (replies) and a publisher (requests): returns "topic payload" lines.
-std::vector<std::string> exchange(const Emulator& emulator, const std::string& id, const std::string& token,
-                                  const std::vector<std::pair<std::string, std::string>>& requests, int replies) {
-  auto sub_argv = mosquitto(emulator, "mosquitto_sub", id, token);
-  sub_argv.insert(sub_argv.end(), {"-t", "$dps/registrations/res/#", "-q", "1", "-v", "-C", std::to_string(replies), "-W", "10"});
-  static int counter = 0;
-  auto connects = [&] {
-    std::string out = emulator.output(), needle = "mqtt connect " + id + " accepted";
-    std::size_t n = 0;
-    for (auto at = out.find(needle); at != std::string::npos; at = out.find(needle, at + 1)) ++n;
-    return n;
-  };
-  std::size_t before = connects();
-  Process subscriber({.argv = sub_argv, .log_file = emulator.dir() / ("sub-" + std::to_string(++counter) + ".log")});
-  // The subscriber is ready when the emulator has logged its CONNECT.
-  for (int i = 0; i < 50 && connects() == before; ++i) std::this_thread::sleep_for(100ms);
-  std::this_thread::sleep_for(300ms);
-  for (const auto& [topic, payload] : requests) {
-    auto pub = mosquitto(emulator, "mosquitto_pub", id, token);
-    pub.insert(pub.end(), {"-t", topic, "-q", "1", "-m", payload});
-    auto r = run({.argv = pub}, 10s);
-    INFO(r.output);
-    CHECK(r.status.code == 0);
-  }
-  subscriber.wait(12s);
-  std::vector<std::string> lines;
-  std::string out = subscriber.output(), line;
-  for (char c : out) {
-    if (c == '\n') {
-      if (line.rfind("$dps/", 0) == 0) lines.push_back(line);
-      line.clear();
-    } else {
-      line += c;
-    }
-  }
-  return lines;
-}
-
 json payload_of(const std::string& line) { return json::parse(line.substr(line.find(' ') + 1), nullptr, false); }
 
 }  // namespace
@@ -71,13 +24,13 @@ json payload_of(const std::string& line) { return json::parse(line.substr(line.f
 TEST_CASE("a symmetric-key device registers over MQTT with mosquitto_pub and mosquitto_sub") {
   Emulator emulator({.enrollments_toml = enrollments});
   std::string token = openssl_sas(device_key, "mqtt-device-01", now_unix() + 2400);
-  auto first = exchange(emulator, "mqtt-device-01", token,
-                        {{"$dps/registrations/PUT/iotdps-register/?$rid=1", R"({"registrationId":"mqtt-device-01"})"}}, 1);
+  auto first = emulator.mqtt_exchange("mqtt-device-01", token,
+                                      {{"$dps/registrations/PUT/iotdps-register/?$rid=1", R"({"registrationId":"mqtt-device-01"})"}}, 1);
   REQUIRE(first.size() == 1);
   CHECK(first[0].rfind("$dps/registrations/res/202/?$rid=1&retry-after=1 ", 0) == 0);
   std::string operation = payload_of(first[0])["operationId"];
-  auto second = exchange(emulator, "mqtt-device-01", token,
-                         {{"$dps/registrations/GET/iotdps-get-operationstatus/?$rid=2&operationId=" + operation, "{}"}}, 1);
+  auto second = emulator.mqtt_exchange("mqtt-device-01", token,
+                                       {{"$dps/registrations/GET/iotdps-get-operationstatus/?$rid=2&operationId=" + operation, "{}"}}, 1);
   REQUIRE(second.size() == 1);
   CHECK(second[0].rfind("$dps/registrations/res/200/?$rid=2 ", 0) == 0);
   auto assigned = payload_of(second[0]);
@@ -88,8 +41,8 @@ TEST_CASE("a symmetric-key device registers over MQTT with mosquitto_pub and mos
 
 TEST_CASE("MQTT refuses a bad SAS, a wrong client id and an unknown ID scope at CONNECT") {
   Emulator emulator({.enrollments_toml = enrollments});
-  auto bad_key = mosquitto(emulator, "mosquitto_pub", "mqtt-device-01",
-                           openssl_sas("c2Vjb25kYXJ5LWtleS1vZi1kZXZpY2UtMDAxISEhIQ==", "mqtt-device-01", now_unix() + 60));
+  auto bad_key = emulator.mosquitto("mosquitto_pub", "mqtt-device-01",
+                                    openssl_sas("c2Vjb25kYXJ5LWtleS1vZi1kZXZpY2UtMDAxISEhIQ==", "mqtt-device-01", now_unix() + 60));
   bad_key.insert(bad_key.end(), {"-t", "x", "-m", "{}"});
   auto r = run({.argv = bad_key}, 10s);
   CHECK(r.status.code != 0);
@@ -97,7 +50,7 @@ TEST_CASE("MQTT refuses a bad SAS, a wrong client id and an unknown ID scope at 
 
   std::string token = openssl_sas(device_key, "mqtt-device-01", now_unix() + 60);
   std::vector<std::string> wrong_id{"mosquitto_pub", "-V", "mqttv311", "-h", "localhost", "-p", std::to_string(emulator.mqtt_port()),
-                                    "--cafile", emulator.ca().string(), "-i", "another-id", "-u", username("mqtt-device-01"),
+                                    "--cafile", emulator.ca().string(), "-i", "another-id", "-u", mqtt_username("mqtt-device-01"),
                                     "-P", token, "-t", "x", "-m", "{}"};
   r = run({.argv = wrong_id}, 10s);
   CHECK(r.status.code != 0);
@@ -117,7 +70,7 @@ TEST_CASE("a TPM enrollment is refused over MQTT at CONNECT (TPM attestation is 
   REQUIRE(emulator.admin("PUT", "/enrollments/tpm-over-mqtt",
                          {{"attestation", {{"type", "tpm"}, {"tpm", {{"endorsementKey", edgeprov::base64_encode(ek)}}}}}})
               .status == 201);
-  auto pub = mosquitto(emulator, "mosquitto_pub", "tpm-over-mqtt", "");
+  auto pub = emulator.mosquitto("mosquitto_pub", "tpm-over-mqtt", "");
   pub.insert(pub.end(), {"-t", "$dps/registrations/PUT/iotdps-register/?$rid=1", "-m", "{}"});
   auto r = run({.argv = pub}, 10s);
   CHECK(r.status.code != 0);
@@ -139,8 +92,8 @@ head -c 3000 /dev/urandom | timeout 5 nc -q 1 127.0.0.1 $PORT >/dev/null 2>&1 ||
         {{"PORT", std::to_string(emulator.mqtt_port())}});
   CHECK(emulator.running());
   std::string token = openssl_sas(device_key, "mqtt-device-01", now_unix() + 2400);
-  auto replies = exchange(emulator, "mqtt-device-01", token,
-                          {{"$dps/registrations/PUT/iotdps-register/?$rid=1", R"({"registrationId":"mqtt-device-01"})"}}, 1);
+  auto replies = emulator.mqtt_exchange("mqtt-device-01", token,
+                                        {{"$dps/registrations/PUT/iotdps-register/?$rid=1", R"({"registrationId":"mqtt-device-01"})"}}, 1);
   REQUIRE(replies.size() == 1);
   CHECK(replies[0].rfind("$dps/registrations/res/202/", 0) == 0);
 }

@@ -19,11 +19,13 @@ class Held {
  public:
   Held(const std::string& user, const std::string& endpoint, std::vector<std::string> args) {
     args.insert(args.begin(), {IPC_HOLD_PATH, endpoint});
-    process_ = std::make_unique<Process>(ProcessOptions{.argv = std::move(args), .run_as_user = user, .stdout_pipe = true});
-    const auto line = process_->read_line(std::chrono::seconds(60));
-    INFO("ipc_hold as " << user << ": " << process_->output());
-    REQUIRE(line);
-    report_ = nlohmann::json::parse(*line);
+    process_ = std::make_unique<Process>(ProcessOptions{.argv = std::move(args), .run_as_user = user});
+    // Its one line on stdout, once it has taken all it could (it writes nothing else unless it fails).
+    const bool reported = process_->wait_for_output("\n", std::chrono::seconds(60));
+    const std::string output = process_->output();
+    INFO("ipc_hold as " << user << ": " << output);
+    REQUIRE(reported);
+    report_ = nlohmann::json::parse(output.substr(0, output.find('\n')));
   }
   const nlohmann::json& report() const { return report_; }
   void release() { process_.reset(); }  // SIGTERM: the kernel closes everything it held

@@ -33,7 +33,7 @@ class FaultedDevice {
     world_.start_daemon();
     const auto status = world_.wait_for(
         [](const json& s) { return s["state"] == "retrying" || s["state"] == "failed" || s["state"] == "provisioned"; },
-        30s, "the first attempt's outcome", 10ms);
+        30s, "the first attempt's outcome");
     INFO("status after the faulted attempt: " << status.dump() << "\nemulator:\n" << world_.emulator().log()
                                                << "\nedgeprovd:\n" << world_.daemon_log());
     REQUIRE(status["state"] == "retrying");

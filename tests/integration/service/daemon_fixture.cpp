@@ -1,5 +1,7 @@
 #include "tests/integration/service/daemon_fixture.h"
 
+#include "tests/support/notify.h"
+
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -74,14 +76,10 @@ mqtt_port = {}
 DaemonFixture::DaemonFixture(ConfigFor config, std::map<std::string, std::string> env) {
   fs::create_directories(dir_ / "state");
   write_file(config_file(), config(dir_.path()));
-  process_ = std::make_unique<Process>(ProcessOptions{
-      .argv = {(bin_dir() / "edgeprovd").string(), "--config", config_file().string()},
-      .env = std::move(env),
-      .log_file = dir_ / "edgeprovd.log",
-  });
-  if (!wait_for_path(socket(), seconds(10)))
-    throw std::runtime_error("edgeprovd did not create " + socket().string() + " within 10 s; its output:\n" +
-                             process_->output());
+  process_ = start_until_ready({.argv = {(bin_dir() / "edgeprovd").string(), "--config", config_file().string()},
+                                .env = std::move(env),
+                                .log_file = dir_ / "edgeprovd.log"},
+                               dir_ / "notify.sock");
 }
 
 DaemonFixture::~DaemonFixture() { process_->stop(); }

@@ -20,6 +20,8 @@
 #include "ipc/jsonrpc.h"
 #include "service/build_info.h"
 #include "tests/integration/service/daemon_fixture.h"
+#include "tests/support/notify.h"
+#include "tests/support/status_watch.h"
 
 using namespace edgeprov;
 using namespace edgeprov::test;
@@ -43,44 +45,12 @@ int error_code_of(const std::optional<std::string>& line) {
   return reply["error"]["code"].get<int>();
 }
 
-// The status once the service is in `state` (polled; the fixtures' TPM and DPS never answer, so the
-// service settles in `retrying`).
+// The status once the service is in `state` (the fixtures' TPM and DPS never answer, so the service
+// settles in `retrying`), followed through `subscribe`.
 json status_in_state(const DaemonFixture& daemon, const std::string& state) {
-  ipc::Client client(daemon.socket().string(), seconds(5));
-  json s;
-  for (int i = 0; i < 200; ++i) {
-    s = client.call("status");
-    if (s["state"] == state) return s;
-    std::this_thread::sleep_for(milliseconds(50));
-  }
-  FAIL("the service did not reach " << state << "; last status: " << s.dump());
-  return s;
+  return watch_status(daemon.socket(), [&](const json& s) { return s["state"] == state; }, seconds(10),
+                      "state " + state);
 }
-
-// A datagram socket standing in for systemd's NOTIFY_SOCKET.
-class NotifySocket {
- public:
-  explicit NotifySocket(fs::path path) : path_(std::move(path)) {
-    fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    sockaddr_un address{};
-    address.sun_family = AF_UNIX;
-    std::strncpy(address.sun_path, path_.c_str(), sizeof(address.sun_path) - 1);
-    REQUIRE(::bind(fd_, reinterpret_cast<const sockaddr*>(&address), sizeof(address)) == 0);
-  }
-  ~NotifySocket() { ::close(fd_); }
-  const fs::path& path() const { return path_; }
-  std::optional<std::string> next(milliseconds timeout) {
-    pollfd p{.fd = fd_, .events = POLLIN, .revents = 0};
-    if (::poll(&p, 1, static_cast<int>(timeout.count())) <= 0) return std::nullopt;
-    char buffer[4096];
-    const ssize_t n = ::recv(fd_, buffer, sizeof(buffer), 0);
-    return n > 0 ? std::optional<std::string>(std::string(buffer, static_cast<std::size_t>(n))) : std::nullopt;
-  }
-
- private:
-  fs::path path_;
-  int fd_ = -1;
-};
 
 }  // namespace
 
@@ -326,21 +296,21 @@ TEST_CASE("SIGINT stops the service cleanly too") {
 }
 
 TEST_CASE("systemd hears READY=1 once the socket listens and STOPPING=1 on SIGTERM") {
-  TempDir notify_dir;
-  NotifySocket notify(notify_dir / "notify.sock");
-  DaemonFixture daemon(tpm_config, {{"NOTIFY_SOCKET", notify.path().string()}});
+  TempDir dir;
+  fs::create_directories(dir / "state");
+  write_file(dir / "config.toml", tpm_config(dir.path()));
+  NotifySocket notify(dir / "notify.sock");
+  Process daemon({.argv = {(bin_dir() / "edgeprovd").string(), "--config", (dir / "config.toml").string()},
+                  .env = {{"NOTIFY_SOCKET", notify.path().string()}}});
 
-  const auto ready = notify.next(seconds(10));
+  const auto ready = notify.wait_for("READY=1", seconds(10));
   REQUIRE(ready.has_value());
-  CHECK_THAT(*ready, ContainsSubstring("READY=1"));
-  CHECK_THAT(*ready, ContainsSubstring("STATUS=listening on " + daemon.socket().string()));
-  CHECK(fs::exists(daemon.socket()));
+  CHECK_THAT(*ready, ContainsSubstring("STATUS=listening on " + (dir / "edgeprov.sock").string()));
+  CHECK(fs::exists(dir / "edgeprov.sock"));
 
-  daemon.process().signal(SIGTERM);
-  const auto stopping = notify.next(seconds(10));
-  REQUIRE(stopping.has_value());
-  CHECK_THAT(*stopping, ContainsSubstring("STOPPING=1"));
-  CHECK(daemon.process().wait(seconds(10)).value_or(ExitStatus{}).code == 0);
+  daemon.signal(SIGTERM);
+  CHECK(notify.wait_for("STOPPING=1", seconds(10)).has_value());
+  CHECK(daemon.wait(seconds(10)).value_or(ExitStatus{}).code == 0);
 }
 
 TEST_CASE("a subscriber gets the status at once, then status.changed on each change") {
@@ -381,13 +351,15 @@ TEST_CASE("under systemd each line on the journal stream starts with its syslog 
   write_file(log, "");
   struct stat st {};
   REQUIRE(::stat(log.c_str(), &st) == 0);
-  Process daemon(ProcessOptions{
-      .argv = {(bin_dir() / "edgeprovd").string(), "--config", (dir / "config.toml").string()},
-      .env = {{"JOURNAL_STREAM", std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino)}},
-      .log_file = log});
-  REQUIRE(wait_for_path(dir / "edgeprov.sock", seconds(10)));
-  for (int i = 0; i < 200 && read_file(log).find("<4>attempt 1 failed") == std::string::npos; ++i)
-    std::this_thread::sleep_for(milliseconds(50));  // the first attempt fails (nothing listens) and warns
+  auto started = start_until_ready(
+      {.argv = {(bin_dir() / "edgeprovd").string(), "--config", (dir / "config.toml").string()},
+       .env = {{"JOURNAL_STREAM", std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino)}},
+       .log_file = log},
+      dir / "notify.sock");
+  Process& daemon = *started;
+  // The first attempt fails (nothing listens) and warns; the warning is written before the state changes.
+  watch_status(dir / "edgeprov.sock", [](const json& s) { return s["state"] == "retrying"; }, seconds(10),
+               "the first attempt failing");
   daemon.signal(SIGTERM);
   CHECK(daemon.wait(seconds(10)).value_or(ExitStatus{}).code == 0);
 

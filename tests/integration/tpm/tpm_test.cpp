@@ -9,6 +9,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <fmt/format.h>
 #include <thread>
 
@@ -330,9 +332,15 @@ TEST_CASE("a swtpm killed mid-operation gives a connection error, and the same w
   test::Swtpm swtpm;
   tpm::Worker worker(options_for(swtpm));
   const auto before = worker.keys();
-  std::atomic<bool> stop{false};
+  // The killer strikes once the worker is busy calling the TPM in a loop (after 20 calls), not after a
+  // guessed delay.
+  std::mutex mutex;
+  std::condition_variable busy;
+  int calls = 0;
   std::thread killer([&] {
-    std::this_thread::sleep_for(300ms);
+    std::unique_lock lock(mutex);
+    busy.wait(lock, [&] { return calls >= 20; });
+    lock.unlock();
     swtpm.kill();
   });
   std::optional<tpm::Error> failure;
@@ -342,6 +350,11 @@ TEST_CASE("a swtpm killed mid-operation gives a connection error, and the same w
     } catch (const tpm::Error& e) {
       failure = e;
     }
+    {
+      std::lock_guard lock(mutex);
+      ++calls;
+    }
+    busy.notify_one();
   }
   killer.join();
   REQUIRE(failure);

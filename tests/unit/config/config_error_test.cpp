@@ -127,7 +127,7 @@ TEST_CASE("a global endpoint that is not a URL is rejected") {
                                "global.azure-devices-provisioning.net")),
               3, "provisioning.global_endpoint", "is not an https:// URL", "use an https:// URL");
   check_error(error_of(replace(tpm_head, "https://global.azure-devices-provisioning.net/", "https:///path")), 3,
-              "provisioning.global_endpoint", "has no host name", "write scheme and host");
+              "provisioning.global_endpoint", "has no host name", "write the scheme and host");
   check_error(error_of(replace(tpm_head, "https://global.azure-devices-provisioning.net/", "https://a b/")), 3,
               "provisioning.global_endpoint", "contains a space", "without spaces");
 }
@@ -346,9 +346,11 @@ TEST_CASE("a relative log file is rejected") {
               "is a relative path", "write an absolute path");
 }
 
-TEST_CASE("a proxy that is not an http(s) URL is rejected") {
+TEST_CASE("a proxy that is not an http URL is rejected, and so is a TLS proxy the DPS client cannot use") {
   check_error(error_of(tpm_head + "[edgeprov.dps]\nproxy = \"socks5://p:1080\"\n"), 8, "edgeprov.dps.proxy",
-              "is not an http:// or https:// proxy URL", "proxy = \"http://proxy.example:3128\"");
+              "only http:// proxies (HTTP CONNECT) are supported", "proxy = \"http://proxy.example:3128\"");
+  check_error(error_of(tpm_head + "[edgeprov.dps]\nproxy = \"https://p:3128\"\n"), 8, "edgeprov.dps.proxy",
+              "(https://) is not supported", "proxy = \"http://proxy.example:3128\"");
 }
 
 TEST_CASE("identity principals must be names") {

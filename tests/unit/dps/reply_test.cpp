@@ -10,7 +10,7 @@
 using namespace edgeprov;
 using namespace edgeprov::dps;
 using namespace std::chrono_literals;
-using config::AttestationMethod;
+using dps::AttestationMethod;
 
 namespace {
 

@@ -19,7 +19,7 @@
 using namespace edgeprov;
 using namespace edgeprov::dps;
 using namespace std::chrono_literals;
-using config::AttestationMethod;
+using dps::AttestationMethod;
 using nlohmann::json;
 
 namespace {
@@ -38,7 +38,7 @@ struct SentRequest {
 // Answers each request with the next scripted reply; `hold` keeps the next request unanswered (in flight).
 class FakeChannel final : public Channel {
  public:
-  explicit FakeChannel(config::Transport transport = config::Transport::https) : transport_(transport) {}
+  explicit FakeChannel(Transport transport = Transport::https) : transport_(transport) {}
 
   std::deque<ChannelResult> replies;
   std::vector<SentRequest> sent;
@@ -54,7 +54,7 @@ class FakeChannel final : public Channel {
     record(SentRequest{true, std::move(operation_id), std::move(body), reveal(sas)}, std::move(handler));
   }
   void close() override { ++closes; }
-  config::Transport transport() const override { return transport_; }
+  Transport transport() const override { return transport_; }
 
  private:
   static std::optional<std::string> reveal(const std::optional<Secret>& sas) {
@@ -71,7 +71,7 @@ class FakeChannel final : public Channel {
     replies.pop_front();
     handler(std::move(reply));
   }
-  config::Transport transport_;
+  Transport transport_;
 };
 
 // A software stand-in for the TPM or the symmetric key: signs with `key`, records the blobs it imports.
@@ -82,9 +82,9 @@ class FakeCredential final : public Credential {
   Bytes key = Bytes(32, 0x42);
   std::vector<Bytes> imported;
   std::vector<std::string> signed_data;
-  std::optional<CredentialError> import_error;  // for the import at index fail_import_at
+  std::optional<Error> import_error;  // for the import at index fail_import_at
   std::size_t fail_import_at = 0;
-  std::optional<CredentialError> sign_error;
+  std::optional<Error> sign_error;
 
   AttestationMethod method() const override { return method_; }
   std::optional<TpmKeys> tpm_keys() const override {
@@ -147,7 +147,7 @@ struct Harness {
   std::vector<RegistrationOutcome> outcomes;
   std::shared_ptr<Registration> registration;
 
-  explicit Harness(AttestationMethod method, config::Transport transport = config::Transport::https)
+  explicit Harness(AttestationMethod method, Transport transport = Transport::https)
       : channel(transport), credential(method) {
     request.id_scope = scope;
     request.registration_id = registration_id;
@@ -178,12 +178,17 @@ struct Harness {
     REQUIRE(std::holds_alternative<Assigned>(outcomes.front()));
     return std::get<Assigned>(outcomes.front());
   }
-  const RegistrationFailure& failure() {
+  const Error& failure() {
     REQUIRE(outcomes.size() == 1);
-    REQUIRE(std::holds_alternative<RegistrationFailure>(outcomes.front()));
-    return std::get<RegistrationFailure>(outcomes.front());
+    REQUIRE(std::holds_alternative<Error>(outcomes.front()));
+    return std::get<Error>(outcomes.front());
   }
 };
+
+const Rejection& rejection(const Error& error) {
+  REQUIRE(std::holds_alternative<Rejection>(error.cause));
+  return std::get<Rejection>(error.cause);
+}
 
 SasToken parse_token(const std::optional<std::string>& token) {
   REQUIRE(token.has_value());
@@ -192,7 +197,7 @@ SasToken parse_token(const std::optional<std::string>& token) {
   return std::get<SasToken>(parsed);
 }
 
-const RegistrationFailure& fails_with(Harness& h, ChannelReply answer) {
+const Error& fails_with(Harness& h, ChannelReply answer) {
   h.channel.replies = {std::move(answer)};
   h.start();
   h.run();
@@ -338,38 +343,38 @@ TEST_CASE("a SAS token with time left is not minted again for a poll") {
 TEST_CASE("a 429 with Retry-After: 7 is a transient dps failure that carries the 7 seconds") {
   Harness h(AttestationMethod::symmetric_key);
   const auto& failure = fails_with(h, reply(429, {{"errorCode", 429001}, {"message", "throttled"}}, "7"));
-  CHECK(failure.kind == "dps");
-  CHECK(failure.http_status == 429);
-  CHECK(failure.code == 429001);
+  CHECK(failure.kind() == ErrorKind::dps);
+  CHECK(failure.http_status() == 429);
+  CHECK(failure.code() == 429001);
   CHECK(failure.transient);
-  CHECK(failure.retry_after.delay == 7s);
-  CHECK(failure.cause == RejectionCause::throttled);
-  CHECK_FALSE(failure.transport_error.has_value());
+  CHECK(failure.retry_after().delay == 7s);
+  CHECK(rejection(failure).cause == RejectionCause::throttled);
+  CHECK_FALSE(std::holds_alternative<TransportError>(failure.cause));
 }
 
 TEST_CASE("a 503 is a transient server error") {
   Harness h(AttestationMethod::x509);
   const auto& failure = fails_with(h, reply(503, {{"errorCode", 503000}, {"message", "unavailable"}}));
-  CHECK(failure.kind == "dps");
-  CHECK(failure.http_status == 503);
+  CHECK(failure.kind() == ErrorKind::dps);
+  CHECK(failure.http_status() == 503);
   CHECK(failure.transient);
-  CHECK(failure.cause == RejectionCause::server_error);
+  CHECK(rejection(failure).cause == RejectionCause::server_error);
 }
 
 TEST_CASE("a 401 without a challenge is terminal for a symmetric-key device") {
   Harness h(AttestationMethod::symmetric_key);
   const auto& failure = fails_with(h, reply(401, {{"errorCode", 401002}, {"message", "bad sas"}}));
-  CHECK(failure.kind == "dps");
-  CHECK(failure.http_status == 401);
-  CHECK(failure.code == 401002);
+  CHECK(failure.kind() == ErrorKind::dps);
+  CHECK(failure.http_status() == 401);
+  CHECK(failure.code() == 401002);
   CHECK_FALSE(failure.transient);
-  CHECK(failure.cause == RejectionCause::unauthorized);
+  CHECK(rejection(failure).cause == RejectionCause::unauthorized);
 }
 
 TEST_CASE("a 401 without a challenge to the TPM's first request is terminal") {
   Harness h(AttestationMethod::tpm);
   const auto& failure = fails_with(h, reply(401, {{"errorCode", 401002}, {"message", "EK mismatch"}}));
-  CHECK(failure.cause == RejectionCause::unauthorized);
+  CHECK(rejection(failure).cause == RejectionCause::unauthorized);
   CHECK_FALSE(failure.transient);
   CHECK(h.credential.imported.empty());
 }
@@ -377,10 +382,10 @@ TEST_CASE("a 401 without a challenge to the TPM's first request is terminal") {
 TEST_CASE("a 404 (no enrollment) is terminal") {
   Harness h(AttestationMethod::x509);
   const auto& failure = fails_with(h, reply(404, {{"errorCode", 404201}, {"message", "no enrollment"}}));
-  CHECK(failure.http_status == 404);
-  CHECK(failure.code == 404201);
+  CHECK(failure.http_status() == 404);
+  CHECK(failure.code() == 404201);
   CHECK_FALSE(failure.transient);
-  CHECK(failure.cause == RejectionCause::not_found);
+  CHECK(rejection(failure).cause == RejectionCause::not_found);
 }
 
 TEST_CASE("a disabled enrollment found while polling is terminal with cause disabled") {
@@ -392,8 +397,8 @@ TEST_CASE("a disabled enrollment found while polling is terminal with cause disa
   h.start();
   h.run();
   const auto& failure = h.failure();
-  CHECK(failure.kind == "dps");
-  CHECK(failure.cause == RejectionCause::disabled);
+  CHECK(failure.kind() == ErrorKind::dps);
+  CHECK(rejection(failure).cause == RejectionCause::disabled);
   CHECK_FALSE(failure.transient);
 }
 
@@ -410,8 +415,8 @@ TEST_CASE("a failed registration carries DPS's errorCode and message") {
   h.start();
   h.run();
   const auto& failure = h.failure();
-  CHECK(failure.cause == RejectionCause::failed);
-  CHECK(failure.code == 400208);
+  CHECK(rejection(failure).cause == RejectionCause::failed);
+  CHECK(failure.code() == 400208);
   CHECK_FALSE(failure.transient);
   CHECK(failure.message.find("400208") != std::string::npos);
 }
@@ -419,8 +424,8 @@ TEST_CASE("a failed registration carries DPS's errorCode and message") {
 TEST_CASE("malformed JSON in a 202 is a transient malformed reply") {
   Harness h(AttestationMethod::x509);
   const auto& failure = fails_with(h, ChannelReply{202, "", "application/json", "{\"operationId\":\"op"});
-  CHECK(failure.kind == "dps");
-  CHECK(failure.cause == RejectionCause::malformed_reply);
+  CHECK(failure.kind() == ErrorKind::dps);
+  CHECK(rejection(failure).cause == RejectionCause::malformed_reply);
   CHECK(failure.transient);
 }
 
@@ -432,10 +437,10 @@ TEST_CASE("a transport error becomes a network failure with its kind and its own
   h.start();
   h.run();
   const auto& failure = h.failure();
-  CHECK(failure.kind == "network");
-  CHECK(failure.transport_error == TransportErrorKind::certificate_verification);
+  CHECK(failure.kind() == ErrorKind::network);
+  CHECK(std::get<TransportError>(failure.cause).kind == TransportErrorKind::certificate_verification);
   CHECK_FALSE(failure.transient);
-  CHECK_FALSE(failure.http_status.has_value());
+  CHECK_FALSE(failure.http_status().has_value());
   CHECK(failure.message == "the certificate of 127.0.0.1:1 is not trusted");
 }
 
@@ -445,49 +450,50 @@ TEST_CASE("a timeout while polling is a transient network failure") {
   h.start();
   h.run();
   const auto& failure = h.failure();
-  CHECK(failure.kind == "network");
-  CHECK(failure.transport_error == TransportErrorKind::timeout);
+  CHECK(failure.kind() == ErrorKind::network);
+  CHECK(std::get<TransportError>(failure.cause).kind == TransportErrorKind::timeout);
   CHECK(failure.transient);
 }
 
 TEST_CASE("a TPM that fails to import the challenge blob is a tpm failure with its data") {
   Harness h(AttestationMethod::tpm);
   h.credential.import_error =
-      CredentialError{"tpm", 0x1df, "ActivateCredential failed: TPM_RC_INTEGRITY", false,
-                      json{{"command", "ActivateCredential"}, {"blobPart", "credentialBlob"}}};
+      tpm_failure(tpm::Error(tpm::ErrorKind::bad_blob, "ActivateCredential", 0x1df, "TPM_RC_INTEGRITY",
+                             "check the enrollment's EK", tpm::BlobPart::credential));
   const auto& failure = fails_with(h, challenge({1, 2, 3}));
-  CHECK(failure.kind == "tpm");
-  CHECK(failure.code == 0x1df);
+  CHECK(failure.kind() == ErrorKind::tpm);
+  CHECK(failure.code() == 0x1df);
   CHECK_FALSE(failure.transient);
-  CHECK(failure.data["blobPart"] == "credentialBlob");
+  CHECK(std::get<tpm::Error>(failure.cause).blob_part() == tpm::BlobPart::credential);
   CHECK(failure.message.find("TPM_RC_INTEGRITY") != std::string::npos);
   CHECK(h.channel.sent.size() == 1);  // no signed PUT after a failed import
 }
 
 TEST_CASE("a TPM that fails to import the hub key fails the attempt") {
   Harness h(AttestationMethod::tpm);
-  h.credential.import_error = CredentialError{"tpm", 0x3df, "Import failed", false, json{{"blobPart", "duplicate"}}};
+  h.credential.import_error = tpm_failure(
+      tpm::Error(tpm::ErrorKind::bad_blob, "Import", 0x3df, "Import failed", "", tpm::BlobPart::duplicate));
   h.credential.fail_import_at = 1;
   h.channel.replies = {challenge({1}), assigning("op-1"), assigned("op-1", Bytes{2})};
   h.start();
   h.run();
-  CHECK(h.failure().kind == "tpm");
-  CHECK(h.failure().data["blobPart"] == "duplicate");
+  CHECK(h.failure().kind() == ErrorKind::tpm);
+  CHECK(std::get<tpm::Error>(h.failure().cause).blob_part() == tpm::BlobPart::duplicate);
 }
 
 TEST_CASE("a key that cannot sign fails the attempt before any request with a config failure") {
   Harness h(AttestationMethod::symmetric_key);
-  h.credential.sign_error = CredentialError{"config", std::nullopt, "the symmetric key file is unreadable", false, {}};
+  h.credential.sign_error = config_failure("the symmetric key file is unreadable");
   h.start();
   h.run();
-  CHECK(h.failure().kind == "config");
+  CHECK(h.failure().kind() == ErrorKind::config);
   CHECK(h.channel.sent.empty());
 }
 
 TEST_CASE("a TPM challenge to a device that does not attest with a TPM is terminal and says why") {
   Harness h(AttestationMethod::symmetric_key);
   const auto& failure = fails_with(h, challenge({1, 2}));
-  CHECK(failure.kind == "dps");
+  CHECK(failure.kind() == ErrorKind::dps);
   CHECK_FALSE(failure.transient);
   CHECK(failure.message.find("TPM challenge") != std::string::npos);
   CHECK(h.credential.imported.empty());
@@ -499,8 +505,8 @@ TEST_CASE("a second challenge after the signed request is terminal: DPS refused 
   h.start();
   h.run();
   const auto& failure = h.failure();
-  CHECK(failure.kind == "dps");
-  CHECK(failure.http_status == 401);
+  CHECK(failure.kind() == ErrorKind::dps);
+  CHECK(failure.http_status() == 401);
   CHECK_FALSE(failure.transient);
   CHECK(failure.message.find("challenged the TPM") != std::string::npos);
   CHECK(h.credential.imported.size() == 1);
@@ -521,10 +527,10 @@ TEST_CASE("more assigning answers than max_polls end the attempt as a transient 
 }
 
 TEST_CASE("TPM attestation over MQTT is refused as a configuration error without a request") {
-  Harness h(AttestationMethod::tpm, config::Transport::mqtt);
+  Harness h(AttestationMethod::tpm, Transport::mqtt);
   h.start();
   h.run();
-  CHECK(h.failure().kind == "config");
+  CHECK(h.failure().kind() == ErrorKind::config);
   CHECK(h.channel.sent.empty());
 }
 
@@ -548,8 +554,8 @@ TEST_CASE("cancel during a request completes once with a closed network failure 
   h.registration->cancel();
   h.run();
   const auto& failure = h.failure();
-  CHECK(failure.kind == "network");
-  CHECK(failure.transport_error == TransportErrorKind::closed);
+  CHECK(failure.kind() == ErrorKind::network);
+  CHECK(std::get<TransportError>(failure.cause).kind == TransportErrorKind::closed);
   CHECK(h.channel.closes == 1);
   // The reply that arrives late is ignored: still exactly one outcome.
   (*h.channel.held)(assigning("op-1"));
@@ -567,7 +573,7 @@ TEST_CASE("cancel during the poll wait stops the real timer at once and complete
   CHECK(h.outcomes.empty());
   h.registration->cancel();
   h.run();
-  CHECK(h.failure().transport_error == TransportErrorKind::closed);
+  CHECK(std::get<TransportError>(h.failure().cause).kind == TransportErrorKind::closed);
   CHECK(h.channel.sent.size() == 1);
   CHECK(h.channel.closes == 0);  // nothing was in flight
 }

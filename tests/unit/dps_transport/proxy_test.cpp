@@ -24,39 +24,6 @@ std::optional<ProxyUrl> selected(const std::optional<std::string>& configured, s
 }
 }  // namespace
 
-TEST_CASE("a proxy URL with credentials gives a Basic authorization and a display form without them") {
-  auto parsed = parse_proxy_url("http://alice:s%40cret@proxy.example:3128/");
-  REQUIRE(std::holds_alternative<ProxyUrl>(parsed));
-  const auto& proxy = std::get<ProxyUrl>(parsed);
-  CHECK(proxy.server.host == "proxy.example");
-  CHECK(proxy.server.port == 3128);
-  CHECK(proxy.display == "http://proxy.example:3128");
-  REQUIRE(proxy.authorization.has_value());
-  // printf 'alice:s@cret' | base64  →  YWxpY2U6c0BjcmV0
-  CHECK(proxy.authorization->reveal() == "Basic YWxpY2U6c0BjcmV0");
-  CHECK(fmt::format("{}", *proxy.authorization) == Secret::mask);
-}
-
-TEST_CASE("a proxy URL without a scheme or port uses http and port 80") {
-  auto parsed = parse_proxy_url("proxy.example");
-  REQUIRE(std::holds_alternative<ProxyUrl>(parsed));
-  CHECK(std::get<ProxyUrl>(parsed).server.port == 80);
-  CHECK_FALSE(std::get<ProxyUrl>(parsed).authorization.has_value());
-}
-
-TEST_CASE("an unusable proxy URL is reported without its password") {
-  for (const auto* url : {"https://bob:hunter2@proxy:3128", "socks5://bob:hunter2@proxy:1080",
-                          "http://bob:hunter2@proxy:notaport", "http://bob:hunter2@proxy:3128/path"}) {
-    auto parsed = parse_proxy_url(url);
-    REQUIRE(std::holds_alternative<TransportError>(parsed));
-    const auto& error = std::get<TransportError>(parsed);
-    CHECK(error.kind == TransportErrorKind::configuration);
-    CHECK(error.message.find("hunter2") == std::string::npos);
-    CHECK(error.message.find("bob") == std::string::npos);
-    CHECK(error.message.find("proxy") != std::string::npos);
-  }
-}
-
 TEST_CASE("NO_PROXY matches exact hosts, domain suffixes at a dot and the wildcard") {
   CHECK(no_proxy_matches("localhost,127.0.0.1", "127.0.0.1"));
   CHECK(no_proxy_matches("example.com", "dps.example.com"));

@@ -1,6 +1,8 @@
 #include <catch2/catch_test_macros.hpp>
 #include <catch2/matchers/catch_matchers_string.hpp>
 
+#include <boost/asio/io_context.hpp>
+
 #include "emulator/admin_api.h"
 #include "emulator/device_api.h"
 #include "emulator/faults.h"
@@ -75,18 +77,34 @@ TEST_CASE("faults strike the requests they match, count down, and are removed wh
 TEST_CASE("the admin routes reach enrollments, groups, registrations, faults and the hub SAS check") {
   ProvisioningService service(ServiceOptions{});
   FaultTable faults;
+  DeviceGate gate;
   AdminInfo info{"a", "b", "c", "/ca.pem"};
   json enrollment = {{"attestation", {{"type", "symmetricKey"}}}};
-  CHECK(route_admin_request(service, faults, info, "PUT", "/enrollments/d1?api-version=2021-10-01", enrollment.dump()).status == 201);
-  CHECK(route_admin_request(service, faults, info, "GET", "/enrollments", "").body.size() == 1);
-  CHECK(route_admin_request(service, faults, info, "PUT", "/enrollments/d1", "{not json").status == 400);
-  CHECK(route_admin_request(service, faults, info, "POST", "/enrollments/d1", "{}").status == 405);
-  CHECK(route_admin_request(service, faults, info, "POST", "/faults", R"({"type":"stall"})").status == 201);
-  CHECK(route_admin_request(service, faults, info, "DELETE", "/faults/1", "").status == 204);
-  CHECK(route_admin_request(service, faults, info, "POST", "/hubSasCheck", R"({"token":"nope"})").body["valid"] == false);
-  CHECK(route_admin_request(service, faults, info, "GET", "/", "").body["caCertificate"] == "/ca.pem");
-  CHECK(route_admin_request(service, faults, info, "GET", "/elsewhere", "").status == 404);
+  CHECK(route_admin_request(service, faults, gate, info, "PUT", "/enrollments/d1?api-version=2021-10-01", enrollment.dump()).status == 201);
+  CHECK(route_admin_request(service, faults, gate, info, "GET", "/enrollments", "").body.size() == 1);
+  CHECK(route_admin_request(service, faults, gate, info, "PUT", "/enrollments/d1", "{not json").status == 400);
+  CHECK(route_admin_request(service, faults, gate, info, "POST", "/enrollments/d1", "{}").status == 405);
+  CHECK(route_admin_request(service, faults, gate, info, "POST", "/faults", R"({"type":"stall"})").status == 201);
+  CHECK(route_admin_request(service, faults, gate, info, "DELETE", "/faults/1", "").status == 204);
+  CHECK(route_admin_request(service, faults, gate, info, "POST", "/hubSasCheck", R"({"token":"nope"})").body["valid"] == false);
+  CHECK(route_admin_request(service, faults, gate, info, "GET", "/", "").body["caCertificate"] == "/ca.pem");
+  CHECK(route_admin_request(service, faults, gate, info, "GET", "/elsewhere", "").status == 404);
 }
+
+namespace {
+
+// The message apply_config_file throws for `text`, or "" when it takes it.
+std::string error_of(const std::string& text) {
+  Settings settings;
+  try {
+    apply_config_file(settings, text, "emulator.toml");
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return {};
+}
+
+}  // namespace
 
 TEST_CASE("a config file sets addresses, hubs and timings; unknown keys and bad values name the key") {
   Settings s;
@@ -112,19 +130,25 @@ attestation = { type = "symmetricKey" }
   REQUIRE(s.enrollments.size() == 1);
   CHECK(s.enrollments[0]["attestation"]["type"] == "symmetricKey");
 
-  auto error_of = [](const std::string& text) {
-    Settings t;
-    try {
-      apply_config_file(t, text, "emulator.toml");
-    } catch (const std::exception& e) {
-      return std::string(e.what());
-    }
-    return std::string{};
-  };
   CHECK(error_of("htps = \"x\"").find("emulator.toml: htps: unknown key") != std::string::npos);
   CHECK(error_of("https = \"nowhere\"").find("https") != std::string::npos);
   CHECK(error_of("allocation_policy = \"random\"").find("allocation_policy") != std::string::npos);
   CHECK(error_of("https = ").find("emulator.toml:1") != std::string::npos);
+}
+
+TEST_CASE("a config file turns DPS's quotas on and sets the counters line's interval; bad values name the key") {
+  Settings s;
+  CHECK_FALSE(s.quotas.registrations);
+  CHECK_FALSE(s.quotas.polls_per_device);
+  apply_config_file(s, "registrations_per_minute = 120\npolls_per_device = \"5/10\"\nstats_interval_seconds = 0\n", "emulator.toml");
+  CHECK(s.quotas.registrations == RateLimit{120, std::chrono::seconds(60)});
+  CHECK(s.quotas.polls_per_device == RateLimit{5, std::chrono::seconds(10)});
+  CHECK(s.stats_interval == std::chrono::seconds(0));
+  CHECK_THAT(error_of("registrations_per_minute = 0"), Catch::Matchers::StartsWith("emulator.toml: registrations_per_minute: expected an integer"));
+  CHECK_THAT(error_of("registrations_per_minute = \"60\""), Catch::Matchers::StartsWith("emulator.toml: registrations_per_minute"));
+  CHECK_THAT(error_of("polls_per_device = 5"), Catch::Matchers::StartsWith("emulator.toml: polls_per_device: expected \"N/SECONDS\""));
+  CHECK_THAT(error_of("polls_per_device = \"5 per 10\""), Catch::Matchers::StartsWith("emulator.toml: polls_per_device"));
+  CHECK_THAT(error_of("stats_interval_seconds = -1"), Catch::Matchers::StartsWith("emulator.toml: stats_interval_seconds"));
 }
 
 TEST_CASE("an enrollment file holds [[enrollments]] and [[enrollmentGroups]] in the service-API shape") {
@@ -162,18 +186,21 @@ TEST_CASE("a path segment that is not UTF-8 is answered with U+FFFD in its place
   // Found by fuzzing (tests/fuzz, emulator_http): serialising the error message threw.
   ProvisioningService service(ServiceOptions{});
   FaultTable faults;
+  DeviceGate gate;
+  boost::asio::io_context io;
+  ChangeSignal changes(io.get_executor());
   AdminInfo info{"a", "b", "c", "/ca.pem"};
   HttpRequest request;
   request.message.method(boost::beast::http::verb::delete_);
   request.message.target("/faults/\xf6x");
-  const HttpAction action = make_admin_handler(service, faults, info)(request);
+  const HttpAction action = make_admin_handler(service, faults, gate, changes, info)(request);
   CHECK(action.response.result_int() == 404);
   CHECK(json::parse(action.response.body())["message"] == "no fault '\xef\xbf\xbdx'");
 
   HttpRequest device;
   device.message.method(boost::beast::http::verb::put);
   device.message.target("/0ne%f6/registrations/d/register?api-version=2021-06-01");
-  const HttpAction answer = make_device_handler(service, faults)(device);
+  const HttpAction answer = make_device_handler(service, faults, gate)(device);
   CHECK(answer.response.result_int() == 404);
   CHECK_THAT(json::parse(answer.response.body())["message"].get<std::string>(),
              Catch::Matchers::ContainsSubstring("unknown ID scope '0ne\xef\xbf\xbd'"));

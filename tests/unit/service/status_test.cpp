@@ -1,4 +1,6 @@
+#include <cerrno>
 #include <set>
+#include <system_error>
 
 #include <catch2/catch_test_macros.hpp>
 
@@ -61,7 +63,8 @@ TEST_CASE("a starting status has every documented field, absent values null") {
   CHECK(j["tpm"] == json{{"available", nullptr},
                          {"tcti", "swtpm:host=127.0.0.1,port=2321"},
                          {"registrationId", nullptr},
-                         {"authKeyPresent", nullptr}});
+                         {"authKeyPresent", nullptr},
+                         {"error", nullptr}});
   CHECK(j["service"] == json{{"version", "0.1.0"}, {"pid", 4242}, {"uptimeSeconds", 42}});
 }
 
@@ -116,8 +119,12 @@ TEST_CASE("a retrying status names the error of its last attempt and when the ne
   s.state = State::retrying;
   s.last_attempt = Attempt{.at = at("2026-11-29T04:40:00Z"),
                            .outcome = "error",
-                           .error = AttemptError{.kind = "dps", .http_status = 429, .code = 429001,
-                                                 .message = "Operations are being throttled"}};
+                           .error = dps::Error{.cause = dps::Rejection{.http_status = 429,
+                                                                       .error_code = 429001,
+                                                                       .cause = dps::RejectionCause::throttled,
+                                                                       .retry_after = {.delay = std::chrono::seconds(7)}},
+                                               .message = "Operations are being throttled",
+                                               .transient = true}};
   s.next_attempt_at = at("2026-11-29T04:40:07Z");
   s.attempts = 3;
 
@@ -127,7 +134,9 @@ TEST_CASE("a retrying status names the error of its last attempt and when the ne
   CHECK(j["lastAttempt"]["error"] == json{{"kind", "dps"},
                                           {"httpStatus", 429},
                                           {"code", 429001},
-                                          {"message", "Operations are being throttled"}});
+                                          {"message", "Operations are being throttled"},
+                                          {"transient", true},
+                                          {"cause", {{"reason", "throttled"}, {"retryAfterSeconds", 7}}}});
   CHECK(j["nextAttemptAt"] == "2026-11-29T04:40:07Z");
 }
 
@@ -136,11 +145,16 @@ TEST_CASE("an error without an HTTP status or code reports them as null") {
   s.state = State::failed;
   s.last_attempt = Attempt{.at = at("2026-11-29T04:40:00Z"),
                            .outcome = "error",
-                           .error = AttemptError{.kind = "network", .message = "connection refused"}};
+                           .error = dps::transport_failure(
+                               {dps::TransportErrorKind::connect, "connection refused", true,
+                                std::make_error_code(std::errc::connection_refused)})};
   const json error = to_json(s, service_info)["lastAttempt"]["error"];
   CHECK(error["httpStatus"].is_null());
   CHECK(error["code"].is_null());
   CHECK(error["kind"] == "network");
+  CHECK(error["cause"]["error"] == "connect");
+  CHECK(error["cause"]["systemError"]["category"] == "generic");
+  CHECK(error["cause"]["systemError"]["value"] == ECONNREFUSED);
 }
 
 TEST_CASE("every state has its documented name") {
@@ -152,12 +166,28 @@ TEST_CASE("every state has its documented name") {
   CHECK(to_string(Source::cache) == "cache");
 }
 
+TEST_CASE("the board tells its observer of every change status shows, and of nothing else") {
+  StatusBoard board(StatusSnapshot{});
+  int told = 0;
+  board.on_change([&] { ++told; });
+  StatusSnapshot same = *board.current();
+  board.publish(same);
+  CHECK(told == 0);
+  same.attempts = 1;
+  board.publish(same);
+  CHECK(told == 1);
+}
+
 TEST_CASE("a snapshot taken from the board does not change when the board moves on") {
   StatusBoard board(StatusSnapshot{});
   const auto before = board.current();
   CHECK(before->state == State::starting);
 
-  board.enter(State::provisioning, at("2026-11-29T04:31:10Z"), [](StatusSnapshot& s) { s.attempts = 7; });
+  StatusSnapshot next;
+  next.state = State::provisioning;
+  next.since = at("2026-11-29T04:31:10Z");
+  next.attempts = 7;
+  board.publish(next);
 
   CHECK(before->state == State::starting);
   CHECK(before->attempts == 0);
