@@ -10,22 +10,24 @@ find_package(CLI11 REQUIRED)
 find_package(tomlplusplus REQUIRED)
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(TSS2 REQUIRED IMPORTED_TARGET tss2-esys tss2-tctildr tss2-mu tss2-rc)
+# DPS over MQTT: Paho MQTT C++ (Debian's libpaho-mqttpp-dev; on Windows the static build of
+# scripts/windows/build-deps.sh, or vcpkg's paho-mqttpp3). Its package names the shared library
+# paho-mqttpp3 and the static one paho-mqttpp3-static; edgeprov_paho_mqtt is whichever this one has.
 find_package(PahoMqttCpp QUIET)
-# DPS over MQTT needs Paho. A build without it (the Windows cross-build) rejects transport = "mqtt" in
-# the configuration with a message naming the fix; every source sees EDGEPROV_WITH_MQTT as 0 or 1.
-set(edgeprov_mqtt_default OFF)
-if(PahoMqttCpp_FOUND)
-  set(edgeprov_mqtt_default ON)
-endif()
-option(EDGEPROV_WITH_MQTT "DPS over MQTT (needs Paho MQTT C++)" ${edgeprov_mqtt_default})
-if(EDGEPROV_WITH_MQTT AND NOT PahoMqttCpp_FOUND)
-  message(FATAL_ERROR "EDGEPROV_WITH_MQTT is ON but Paho MQTT C++ was not found: install libpaho-mqttpp-dev "
-                      "(scripts/setup-debian.sh) or configure with -DEDGEPROV_WITH_MQTT=OFF")
-endif()
-if(EDGEPROV_WITH_MQTT)
-  add_compile_definitions(EDGEPROV_WITH_MQTT=1)
+if(TARGET PahoMqttCpp::paho-mqttpp3)
+  set(edgeprov_paho_mqtt PahoMqttCpp::paho-mqttpp3)
+elseif(TARGET PahoMqttCpp::paho-mqttpp3-static)
+  set(edgeprov_paho_mqtt PahoMqttCpp::paho-mqttpp3-static)
 else()
-  add_compile_definitions(EDGEPROV_WITH_MQTT=0)
+  message(FATAL_ERROR "Paho MQTT C++ (DPS over MQTT) was not found: on Debian run scripts/setup-debian.sh "
+                      "(libpaho-mqttpp-dev); for the windows preset run scripts/windows/build-deps.sh; with "
+                      "MSVC use the vcpkg manifest (paho-mqttpp3). docs/building.md has the details.")
+endif()
+if(WIN32)
+  # The static Paho C calls UuidCreate (rpcrt4) for its WebSocket keys. Paho C's own package lists rpcrt4
+  # with its system libraries, but Paho C++'s package finds Paho C through a module that passes on only
+  # OpenSSL and ws2_32.
+  list(APPEND edgeprov_paho_mqtt rpcrt4)
 endif()
 if(EDGEPROV_BUILD_TESTS)
   find_package(Catch2 3 REQUIRED)

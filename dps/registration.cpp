@@ -224,10 +224,39 @@ class Registration::Impl : public std::enable_shared_from_this<Impl> {
     send_register();
   }
 
-  // Symmetric key signs every request; the TPM every request after the challenge; X.509 none.
+  // Symmetric key signs every request with the device key; the TPM every request after the challenge,
+  // with the challenge's key; X.509 none.
   bool signs() const {
     return method_ == AttestationMethod::symmetric_key ||
-           (method_ == AttestationMethod::tpm && challenged_);
+           (method_ == AttestationMethod::tpm && challenge_key_.has_value());
+  }
+  SigningKey dps_request_key() const {
+    if (method_ == AttestationMethod::tpm) return *challenge_key_;
+    return DeviceKey{};
+  }
+
+  // The completion of async_load_key, on the strand. A key that arrives after the attempt ended (it was
+  // cancelled while the TPM loaded it) is released at once rather than left loaded.
+  Credential::LoadDone on_key_loaded(std::function<void(AttemptKey)> next) {
+    return [self = shared_from_this(), next = std::move(next)](std::variant<AttemptKey, Error> loaded) mutable {
+      asio::post(self->strand_, [self, next = std::move(next), loaded = std::move(loaded)]() mutable {
+        if (auto* error = std::get_if<Error>(&loaded)) {
+          if (!self->finished_) self->complete(std::move(*error));
+          return;
+        }
+        const AttemptKey key = std::get<AttemptKey>(loaded);
+        if (self->finished_) return self->credential_.release_key(key);
+        next(key);
+      });
+    };
+  }
+
+  // Flushes the keys this attempt still holds; a persisted key is no longer held.
+  void release_keys() {
+    for (auto* key : {&challenge_key_, &hub_key_}) {
+      if (*key) credential_.release_key(**key);
+      key->reset();
+    }
   }
 
   // Calls `next` with the SAS the next request carries, minting one first when there is none yet or the
@@ -242,7 +271,7 @@ class Registration::Impl : public std::enable_shared_from_this<Impl> {
     params.style = SasStyle::c_sdk_dps;
     std::string data = string_to_sign(encode_sr(params.resource_uri, params.style), params.expiry_unix_seconds);
     credential_.async_sign(
-        std::move(data),
+        dps_request_key(), std::move(data),
         on_strand<std::variant<Sha256Digest, Error>>(
             [this, params, next = std::move(next)](std::variant<Sha256Digest, Error> signed_data) {
               if (auto* error = std::get_if<Error>(&signed_data)) {
@@ -324,12 +353,14 @@ class Registration::Impl : public std::enable_shared_from_this<Impl> {
     key_name_ = challenge.key_name;
     sas_.reset();
     count([](RegistrationTrace& trace) { trace.tpm_challenge = true; });
-    spdlog::info("DPS: TPM challenge for \"{}\"; importing the key DPS sent into the TPM", request_.registration_id);
-    credential_.async_import(std::move(challenge.auth_key_blob),
-                             on_strand<std::optional<Error>>([this](std::optional<Error> error) {
-                               if (error) return complete(std::move(*error));
-                               send_register();
-                             }));
+    // Loaded for this attempt only: the persisted key stays the hub key of the assignment the device serves
+    // until this attempt is assigned (docs/dps-protocol.md §5.9).
+    spdlog::info("DPS: TPM challenge for \"{}\"; loading the key DPS sent into the TPM for this attempt",
+                 request_.registration_id);
+    credential_.async_load_key(std::move(challenge.auth_key_blob), on_key_loaded([this](AttemptKey key) {
+                                 challenge_key_ = key;
+                                 send_register();
+                               }));
   }
 
   void on_assigning(Assigning assigning, int status) {
@@ -361,26 +392,49 @@ class Registration::Impl : public std::enable_shared_from_this<Impl> {
     });
   }
 
+  // A TPM device's persisted key is replaced now, and only now: by the hub key DPS sent, or, when it sent
+  // none (accepted, as aziot does), by the challenge key, which then is the hub key.
   void on_assigned(Assigned assigned) {
-    if (method_ == AttestationMethod::tpm && assigned.hub_key_blob) {
+    if (method_ != AttestationMethod::tpm) return complete(std::move(assigned));
+    if (assigned.hub_key_blob) {
       spdlog::info("DPS: \"{}\" assigned to {}; importing the hub key into the TPM", request_.registration_id,
                    assigned.hub);
+      // The challenge key has signed its last request; its object slot goes back to the TPM first.
+      if (challenge_key_) credential_.release_key(*std::exchange(challenge_key_, std::nullopt));
       Bytes blob = *assigned.hub_key_blob;
-      credential_.async_import(
-          std::move(blob), on_strand<std::optional<Error>>(
-                               [this, assigned = std::move(assigned)](std::optional<Error> error) mutable {
-                                 if (error) return complete(std::move(*error));
-                                 complete(std::move(assigned));
-                               }));
+      credential_.async_load_key(std::move(blob),
+                                 on_key_loaded([this, assigned = std::move(assigned)](AttemptKey key) mutable {
+                                   hub_key_ = key;
+                                   persist(key, std::move(assigned));
+                                 }));
       return;
     }
+    if (challenge_key_) {
+      spdlog::info("DPS: \"{}\" assigned to {} without a hub key; the key of the TPM challenge becomes the hub key",
+                   request_.registration_id, assigned.hub);
+      return persist(*challenge_key_, std::move(assigned));
+    }
     complete(std::move(assigned));
+  }
+
+  void persist(AttemptKey key, Assigned assigned) {
+    credential_.async_persist_key(
+        key, on_strand<std::optional<Error>>([this, key, assigned = std::move(assigned)](std::optional<Error> error) mutable {
+          // A failed persist leaves the key held, so complete() releases it: a no-op when the TPM already
+          // flushed it, and no leak when the work never reached the TPM.
+          if (error) return complete(std::move(*error));
+          for (auto* held : {&challenge_key_, &hub_key_})
+            if (*held == key) held->reset();  // it is the device key now
+          complete(std::move(assigned));
+        }));
   }
 
   void complete(RegistrationOutcome outcome) {
     if (finished_) return;
     finished_ = true;
     timer_.cancel();
+    // A failed or cancelled attempt leaves the persisted key as it found it and no transient key behind.
+    release_keys();
     if (auto* assigned = std::get_if<Assigned>(&outcome)) {
       spdlog::info("DPS: \"{}\" assigned to {} as {}{}", request_.registration_id, assigned->hub,
                    assigned->device_id, assigned->substatus.empty() ? "" : " (" + assigned->substatus + ")");
@@ -414,6 +468,8 @@ class Registration::Impl : public std::enable_shared_from_this<Impl> {
   std::int64_t sas_expiry_ = 0;
   unsigned polls_ = 0;
   bool challenged_ = false;
+  std::optional<AttemptKey> challenge_key_;  // TPM: the 401 challenge's key, loaded for this attempt
+  std::optional<AttemptKey> hub_key_;        // TPM: the hub key of `assigned`, loaded until persisted
   bool request_in_flight_ = false;
   bool finished_ = false;
 

@@ -1,11 +1,12 @@
 // dps/registration.h — one DPS registration attempt, from the first request to `assigned` or a failure,
 // over HTTPS or MQTT and for every attestation (docs/dps-protocol.md §1, §2, §3, §6): the TPM challenge
-// (401 → import → signed PUT), the polls while DPS says `assigning` (Retry-After honoured, the SAS re-minted
-// before it expires) and the import of the hub key. It never retries a failed attempt (the Provisioner
-// owns the backoff between attempts), never touches the TPM itself (a Credential does), never logs a key,
-// a token or a blob.
+// (401 → the challenge key loaded, transient → signed PUT), the polls while DPS says `assigning`
+// (Retry-After honoured, the SAS re-minted before it expires) and, only once assigned, the hub key made the
+// device's persisted key. It never retries a failed attempt (the Provisioner owns the backoff between
+// attempts), never touches the TPM itself (a Credential does), never logs a key, a token or a blob.
 #pragma once
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -32,6 +33,21 @@ namespace edgeprov::dps {
 
 // ---- What the device proves itself with --------------------------------------------------------------
 
+// Which key a signature uses (docs/dps-protocol.md §5.9). Every signing request names one, so the key a
+// hub token is signed with never depends on what an attempt in flight has done.
+//
+// The device's key, the one that lasts: the symmetric device key, or the TPM's key persisted at the auth
+// handle — the hub key of the assignment the device serves. identity.* signs with it, and so do the DPS
+// requests of a symmetric-key device.
+struct DeviceKey {};
+// TPM only: a key DPS sent during one attempt, loaded into the TPM as a transient object by
+// Credential::async_load_key. The 401 challenge's key signs that attempt's DPS requests and nothing else.
+struct AttemptKey {
+  std::uint64_t id = 0;
+  friend bool operator==(const AttemptKey&, const AttemptKey&) = default;
+};
+using SigningKey = std::variant<DeviceKey, AttemptKey>;
+
 // Implemented by the service: the TPM (through tpm::Worker), a symmetric key (software HMAC), or X.509
 // (nothing to sign: the TLS client certificate proves the device). Completion handlers may be called on
 // any thread; the Registration posts them to its executor. A failure is an Error of kind tpm (its cause
@@ -44,14 +60,23 @@ class Credential {
   virtual std::optional<TpmKeys> tpm_keys() const = 0;
 
   using SignDone = std::function<void(std::variant<Sha256Digest, Error>)>;
-  // HMAC-SHA-256 of `data` with the current DPS key (TPM: the key imported from the challenge;
-  // symmetric key: the device key). Not called for X.509.
-  virtual void async_sign(std::string data, SignDone done) = 0;
+  // HMAC-SHA-256 of `data` with `key`. Not called for X.509.
+  virtual void async_sign(SigningKey key, std::string data, SignDone done) = 0;
 
-  using ImportDone = std::function<void(std::optional<Error>)>;
-  // TPM only: imports a DPS key blob (the 401 challenge's authenticationKey, then the hub key of
-  // registrationState.tpm.authenticationKey). Not called for the others.
-  virtual void async_import(Bytes blob, ImportDone done) = 0;
+  // TPM only (the others answer a config failure); the attempt's key lifecycle, in this order:
+  //  - async_load_key: a DPS key blob (the 401 challenge's authenticationKey, or the hub key of
+  //    registrationState.tpm.authenticationKey) becomes a transient AttemptKey. Nothing persisted changes.
+  //  - async_persist_key, only once DPS assigned the device: the key becomes the device's key, replacing
+  //    the one persisted before; the transient object is flushed.
+  //  - release_key, for a key the attempt no longer needs (it failed, was cancelled, or the hub key replaces
+  //    the challenge key): flushed. Never waits and never fails.
+  // A key the TPM lost meanwhile (connection reset, TPM restart) fails signing and persisting with a
+  // tpm::Error of kind transient_key_lost: a transient failure, and the next attempt gets a new challenge.
+  using LoadDone = std::function<void(std::variant<AttemptKey, Error>)>;
+  virtual void async_load_key(Bytes blob, LoadDone done) = 0;
+  using PersistDone = std::function<void(std::optional<Error>)>;
+  virtual void async_persist_key(AttemptKey key, PersistDone done) = 0;
+  virtual void release_key(AttemptKey key) = 0;
 };
 
 // ---- How requests travel -----------------------------------------------------------------------------
@@ -121,13 +146,16 @@ class Registration : public std::enable_shared_from_this<Registration> {
  public:
   // Starts the attempt at once. `done` is called exactly once on `executor` — with the outcome, or with a
   // network Error (TransportErrorKind::closed) after cancel(). Channel and Credential must
-  // outlive the attempt. `now` is the clock for SAS expiry and Retry-After dates (empty: the system
+  // outlive the attempt, and the Credential its late completions too (a TPM key that finishes loading after
+  // cancel() is released through it). `now` is the clock for SAS expiry and Retry-After dates (empty: the system
   // clock; unit tests pass their own). Dropping the returned handle does not stop the attempt.
   static std::shared_ptr<Registration> start(boost::asio::any_io_executor executor, Channel& channel,
                                              Credential& credential, RegistrationRequest request,
                                              RegistrationHandler done,
                                              std::function<SystemTime()> now = {}, PollWait poll_wait = {});
-  // Stops waiting (a poll timer, a request in flight) and completes with a `closed` failure.
+  // Stops waiting (a poll timer, a request in flight) and completes with a `closed` failure; a TPM key
+  // loaded for the attempt is released, and the persisted key stays as it was unless it was already being
+  // replaced.
   void cancel();
   RegistrationTrace trace() const;
 

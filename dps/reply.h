@@ -18,8 +18,8 @@ namespace edgeprov::dps {
 // status "assigned": where the device now lives.
 struct Assigned {
   std::string hub, device_id, substatus;  // substatus "" when DPS sent none
-  // registrationState.tpm.authenticationKey, base64-decoded: the hub key to import (TPM only). Absent is
-  // accepted, as aziot does: the key imported from the 401 challenge then stays in place.
+  // registrationState.tpm.authenticationKey, base64-decoded: the hub key to persist (TPM only). Absent is
+  // accepted, as aziot does: the key of the 401 challenge then is the hub key, and is persisted instead.
   std::optional<Bytes> hub_key_blob;
   nlohmann::json payload;  // registrationState.payload (custom allocation data); null when absent
 };
@@ -31,7 +31,7 @@ struct Assigning {
   RetryAfter retry_after;
 };
 
-// HTTP 401 carrying authenticationKey: the blob to import into the TPM, then PUT again with a SAS whose
+// HTTP 401 carrying authenticationKey: the blob to load into the TPM, then PUT again with a SAS whose
 // skn is key_name ("registration" when DPS names none).
 struct TpmChallenge {
   Bytes auth_key_blob;

@@ -60,8 +60,6 @@ namespace {
 
 constexpr std::uint32_t max_auth_key_index = 0x7F'FFFF;  // TPM 2.0 Part 3 §28.5.1: persistent range
 constexpr std::int64_t min_cloud_timeout_sec = 70;        // aziot-identityd rejects anything shorter
-// Whether DPS over MQTT is built in (cmake/EdgeprovDependencies.cmake: not without Paho, e.g. on Windows).
-constexpr bool mqtt_in_this_build = EDGEPROV_WITH_MQTT != 0;
 
 std::string_view type_name(const toml::node& node) {
   switch (node.type()) {
@@ -623,11 +621,6 @@ class Parser {
   void check_combinations(const toml::table& root, const Config& config) const {
     if (auto problem = dps::check_transport(config.provisioning.attestation.method, config.dps.transport))
       fail(root.at_path("edgeprov.dps.transport").node(), "edgeprov.dps.transport", problem->problem, problem->fix);
-    if (!mqtt_in_this_build && config.dps.transport == Transport::mqtt) {
-      fail(root.at_path("edgeprov.dps.transport").node(), "edgeprov.dps.transport",
-           "DPS over MQTT is not available in this build: use transport = \"https\"",
-           "set it under [edgeprov.dps] (or remove it); symmetric_key and x509 attestation work over HTTPS too");
-    }
   }
 
   static void apply_platform_defaults(Config& config) {

@@ -58,6 +58,7 @@ json to_json(const Fault& f) {
   out["count"] = f.remaining ? json(*f.remaining) : json(nullptr);
   out["registrationId"] = f.registration_id ? json(*f.registration_id) : json(nullptr);
   out["transport"] = f.transport ? json(to_string(*f.transport)) : json(nullptr);
+  out["skip"] = f.skip;
   if (f.kind == FaultKind::throttle || f.kind == FaultKind::service_unavailable) out["retryAfter"] = f.retry_after;
   if (f.kind == FaultKind::stall) out["stallSeconds"] = f.stall_seconds;
   return out;
@@ -93,13 +94,15 @@ std::optional<Fault> FaultTable::add(const json& body, std::string& error) {
     else if (!body.contains("probability")) f.remaining = 1;
     f.retry_after = body.value("retryAfter", 5);
     f.stall_seconds = body.value("stallSeconds", 30);
+    f.skip = body.value("skip", 0);
   } catch (const json::exception&) {
-    error = "registrationId and transport must be strings, count/retryAfter/stallSeconds integers, probability a number";
+    error = "registrationId and transport must be strings, count/skip/retryAfter/stallSeconds integers, probability a "
+            "number";
     return std::nullopt;
   }
   if (f.probability <= 0 || f.probability > 1 || (f.remaining && *f.remaining <= 0) || f.retry_after < 0 ||
-      f.stall_seconds < 0 || f.stall_seconds > 3600) {
-    error = "probability must be in (0, 1], count positive, retryAfter ≥ 0, stallSeconds in [0, 3600]";
+      f.stall_seconds < 0 || f.stall_seconds > 3600 || f.skip < 0) {
+    error = "probability must be in (0, 1], count positive, skip ≥ 0, retryAfter ≥ 0, stallSeconds in [0, 3600]";
     return std::nullopt;
   }
   if (f.kind == FaultKind::tls_handshake_failure && f.registration_id) {
@@ -142,6 +145,12 @@ std::optional<Fault> FaultTable::take(FaultPoint point, Transport transport, std
     if (point_of(f.kind) != point) continue;
     if (f.transport && *f.transport != transport) continue;
     if (f.registration_id && *f.registration_id != id) continue;
+    // Skipped requests are counted before the probability is drawn: `skip` is an exact position (a TPM
+    // device's signed PUT is its second register request), not a share.
+    if (f.skip > 0) {
+      --f.skip;
+      continue;
+    }
     if (f.probability < 1.0 && std::uniform_real_distribution<double>(0, 1)(random_) >= f.probability) continue;
     ++f.fired;
     Fault fired = f;

@@ -38,6 +38,7 @@ struct Fault {
   std::optional<std::string> registration_id;
   std::optional<Transport> transport;
   std::optional<int> remaining;  // none: unlimited (with a probability)
+  int skip = 0;                  // matching requests still let through before it strikes
   double probability = 1.0;
   int retry_after = 5;
   int stall_seconds = 30;
@@ -50,7 +51,8 @@ nlohmann::json to_json(const Fault& fault);
 
 class FaultTable {
  public:
-  // Body: {"type", "count"?, "probability"?, "registrationId"?, "transport"?, "retryAfter"?, "stallSeconds"?}.
+  // Body: {"type", "count"?, "probability"?, "skip"?, "registrationId"?, "transport"?, "retryAfter"?,
+  // "stallSeconds"?}.
   std::optional<Fault> add(const nlohmann::json& body, std::string& error);
   nlohmann::json list() const;
   bool remove(const std::string& id);

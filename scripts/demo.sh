@@ -114,6 +114,25 @@ EOF
 
 tcp_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+# show_progress < ninja's output: its "[N/TOTAL] …" lines as one line rewritten in place on a terminal,
+# or a line at each quarter otherwise (a log, CI).
+show_progress() {
+  local line done total shown=0 tty=0
+  [ -t 1 ] && tty=1
+  while IFS= read -r line; do
+    [[ $line =~ ^\[([0-9]+)/([0-9]+)\] ]] || continue
+    done=${BASH_REMATCH[1]} total=${BASH_REMATCH[2]}
+    if [ "$tty" = 1 ]; then
+      printf '\r%d/%d build steps' "$done" "$total"
+    elif [ $((4 * done / total)) -gt "$shown" ]; then
+      shown=$((4 * done / total))
+      echo "$done/$total build steps"
+    fi
+  done
+  if [ "$tty" = 1 ] && [ -n "${total:-}" ]; then echo; fi
+  return 0
+}
+
 # wait_for WHAT SECONDS PID TEST... — until TEST succeeds; fails if PID exits or time runs out.
 wait_for() {
   local what=$1 seconds=$2 pid=$3
@@ -136,13 +155,24 @@ print("" if v is None else v)' "$1"
 }
 
 # ---------------------------------------------------------------------------------------------------
+echo "${bold}edgeprov demo${plain}: a device with a simulated TPM is provisioned end to end on this machine, with"
+echo "no cloud: swtpm is the TPM, dps-emulator is Azure DPS, edgeprovd is the service and edgeprovctl drives"
+echo "it, step by step as docs/quickstart.md does it for a real device."
+
 step "Installing the Debian packages (scripts/setup-debian.sh)"
 scripts/setup-debian.sh
 
-step "Building edgeprovd, edgeprovctl and dps-emulator"
+step "Building edgeprovd, edgeprovctl and dps-emulator (build/bin)"
 export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1
-cmake --preset default >/dev/null
-cmake --build --preset default --target edgeprovd edgeprovctl dps-emulator
+build_log=$(mktemp -t edgeprov-demo-build.XXXXXX)
+logs+=("$build_log")
+build_start=$SECONDS
+cmake --preset default >"$build_log" 2>&1
+# A failure ends in die (the ERR trap), which shows the end of the build's log.
+cmake --build --preset default --target edgeprovd edgeprovctl dps-emulator 2>&1 | tee -a "$build_log" | show_progress
+echo "built in $((SECONDS - build_start)) s"
+rm -f "$build_log"
+logs=("${logs[@]:0:${#logs[@]}-1}")
 bin="$PWD/build/bin"
 ctl() { "$bin/edgeprovctl" --config "$config" "$@"; }
 

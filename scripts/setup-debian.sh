@@ -1,49 +1,15 @@
 #!/usr/bin/env bash
-# Installs every Debian 12 package edgeprov needs to build, test and run its demo. Idempotent:
-# a second run installs nothing. Catch2 v3 comes from bookworm-backports (bookworm itself has v2).
+# Installs the Debian 12 packages edgeprov's Linux build, tests and demo need: the base and linux lines of
+# scripts/debian-packages.txt (Catch2 v3 from bookworm-backports), then checks that every program those
+# lines list is on PATH. Idempotent: a second run installs nothing. One line per step; apt's own output
+# goes to a log whose path is printed only if a step fails.
+# Usage: scripts/setup-debian.sh           install what is missing (as root, or through sudo)
+#        scripts/setup-debian.sh --check   only check: name each missing program and its package
 set -euo pipefail
+. "$(dirname "$0")/lib/packages.sh"
 
-if [ "$(id -u)" -ne 0 ]; then
-  exec sudo --preserve-env=DEBIAN_FRONTEND "$0" "$@"
-fi
-export DEBIAN_FRONTEND=noninteractive
-
-packages=(
-  # build
-  build-essential cmake ninja-build ccache pkg-config git
-  libboost1.81-dev libssl-dev openssl libtss2-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
-  libcli11-dev libtomlplusplus-dev libpaho-mqttpp-dev libpaho-mqtt-dev
-  # fuzzing (tests/fuzz): clang, and its runtime libraries, which hold libFuzzer
-  clang libclang-rt-14-dev
-  # run and test: simulated TPM, TPM tools as independent references, an MQTT broker, MQTT and HTTPS clients
-  swtpm swtpm-tools tpm2-tools mosquitto mosquitto-clients curl ca-certificates util-linux procps iproute2 python3
-)
-backports=(catch2)
-
-missing=()
-for p in "${packages[@]}" "${backports[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-# catch2 must be v3 (the backport), not bookworm's v2.
-if dpkg-query -W -f='${Version}' catch2 2>/dev/null | grep -q '^2\.'; then missing+=(catch2); fi
-
-if [ ${#missing[@]} -eq 0 ]; then
-  echo "setup: all packages present"
-  exit 0
-fi
-
-. /etc/os-release
-list=/etc/apt/sources.list.d/${VERSION_CODENAME}-backports.sources
-if ! grep -rqs "${VERSION_CODENAME}-backports" /etc/apt/sources.list /etc/apt/sources.list.d/; then
-  cat > "$list" <<SRC
-Types: deb
-URIs: http://deb.debian.org/debian
-Suites: ${VERSION_CODENAME}-backports
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-SRC
-fi
-echo "setup: installing ${missing[*]}"
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${packages[@]}"
-apt-get install -y -qq --no-install-recommends -t "${VERSION_CODENAME}-backports" "${backports[@]}"
+case "${1:-}" in
+  "") install_sets setup base linux ;;
+  --check) check_programs setup base linux ;;
+  *) echo "setup: unknown option '$1' (use --check, or nothing)" >&2; exit 2 ;;
+esac

@@ -34,28 +34,43 @@ class SoftwareCredential : public DeviceCredential {
 
   dps::AttestationMethod method() const override { return method_; }
   std::optional<dps::TpmKeys> tpm_keys() const override { return std::nullopt; }
-  void async_sign(std::string data, SignDone done) override {
+  // The device key is the only key a software credential has: DPS requests and hub tokens alike.
+  void async_sign(dps::SigningKey key, std::string data, SignDone done) override {
     if (!key_) {
       done(dps::config_failure("this device authenticates with its X.509 certificate and has no key to sign with",
                                "provisioning.attestation.method"));
       return;
     }
+    if (!std::holds_alternative<dps::DeviceKey>(key)) {
+      done(not_a_tpm());
+      return;
+    }
     done(hmac_sha256(*key_, as_bytes(data)));
   }
-  void async_import(Bytes, ImportDone done) override {
-    done(dps::config_failure("DPS sent a TPM key to a device that does not use TPM attestation; check that the "
-                             "enrollment's attestation matches [provisioning.attestation] method",
-                             "provisioning.attestation.method"));
-  }
+  void async_load_key(Bytes, LoadDone done) override { done(not_a_tpm()); }
+  void async_persist_key(dps::AttemptKey, PersistDone done) override { done(not_a_tpm()); }
+  void release_key(dps::AttemptKey) override {}
   bool signs() const override { return key_.has_value(); }
   std::string key_source() const override {
     return method_ == dps::AttestationMethod::x509 ? "x509" : "symmetric_key";
   }
 
  private:
+  static dps::Error not_a_tpm() {
+    return dps::config_failure("DPS sent a TPM key to a device that does not use TPM attestation; check that the "
+                               "enrollment's attestation matches [provisioning.attestation] method",
+                               "provisioning.attestation.method");
+  }
+
   dps::AttestationMethod method_;
   std::optional<Bytes> key_;
 };
+
+// The TPM's names for the keys a dps::SigningKey names.
+tpm::SigningKey tpm_key(const dps::SigningKey& key) {
+  if (const auto* attempt = std::get_if<dps::AttemptKey>(&key)) return tpm::TransientKey{attempt->id};
+  return tpm::PersistedKey{};
+}
 
 std::optional<std::string> certificate_common_name(const std::filesystem::path& file, std::string& why) {
   std::FILE* f = std::fopen(file.string().c_str(), "rb");
@@ -89,8 +104,8 @@ std::optional<std::string> certificate_common_name(const std::filesystem::path& 
 TpmCredential::TpmCredential(tpm::Worker& worker, boost::asio::any_io_executor executor)
     : worker_(worker), executor_(std::move(executor)) {}
 
-void TpmCredential::async_sign(std::string data, SignDone done) {
-  worker_.async_sign(to_bytes(data), executor_, [done = std::move(done)](tpm::Result<Sha256Digest> mac) {
+void TpmCredential::async_sign(dps::SigningKey key, std::string data, SignDone done) {
+  worker_.async_sign(tpm_key(key), to_bytes(data), executor_, [done = std::move(done)](tpm::Result<Sha256Digest> mac) {
     if (!mac.ok()) {
       done(dps::tpm_failure(mac.error()));
       return;
@@ -99,16 +114,28 @@ void TpmCredential::async_sign(std::string data, SignDone done) {
   });
 }
 
-void TpmCredential::async_import(Bytes blob, ImportDone done) {
-  worker_.async_import_auth_key(std::move(blob), executor_,
-                                [done = std::move(done)](tpm::Result<tpm::ImportedKey> imported) {
-                                  if (!imported.ok()) {
-                                    done(dps::tpm_failure(imported.error()));
-                                    return;
-                                  }
-                                  done(std::nullopt);
-                                });
+void TpmCredential::async_load_key(Bytes blob, LoadDone done) {
+  worker_.async_load_key(std::move(blob), executor_, [done = std::move(done)](tpm::Result<tpm::TransientKey> loaded) {
+    if (!loaded.ok()) {
+      done(dps::tpm_failure(loaded.error()));
+      return;
+    }
+    done(dps::AttemptKey{loaded.value().id});
+  });
 }
+
+void TpmCredential::async_persist_key(dps::AttemptKey key, PersistDone done) {
+  worker_.async_persist_key(tpm::TransientKey{key.id}, executor_,
+                            [done = std::move(done)](tpm::Result<tpm::ImportedKey> persisted) {
+                              if (!persisted.ok()) {
+                                done(dps::tpm_failure(persisted.error()));
+                                return;
+                              }
+                              done(std::nullopt);
+                            });
+}
+
+void TpmCredential::release_key(dps::AttemptKey key) { worker_.flush_key(tpm::TransientKey{key.id}); }
 
 std::variant<std::string, CredentialSetupError> configured_registration_id(const config::Config& config) {
   const auto& attestation = config.provisioning.attestation;

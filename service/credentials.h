@@ -1,6 +1,7 @@
 // service/credentials.h — the device's proof of identity for the configured attestation: the TPM (through
 // the tpm::Worker thread), a symmetric key (software HMAC with the device key, derived from a group key
-// when configured) or an X.509 certificate. The same key later signs hub SAS tokens (identity.*).
+// when configured) or an X.509 certificate. Hub SAS tokens (identity.*) are signed with the device key
+// (dps::DeviceKey): the TPM's persisted key, never a key loaded for a DPS attempt.
 // Keys never leave this unit: not in logs, not in errors, not in status.
 #pragma once
 #include <memory>
@@ -39,8 +40,10 @@ class TpmCredential : public DeviceCredential {
 
   dps::AttestationMethod method() const override { return dps::AttestationMethod::tpm; }
   std::optional<dps::TpmKeys> tpm_keys() const override { return keys_; }
-  void async_sign(std::string data, SignDone done) override;
-  void async_import(Bytes blob, ImportDone done) override;
+  void async_sign(dps::SigningKey key, std::string data, SignDone done) override;
+  void async_load_key(Bytes blob, LoadDone done) override;
+  void async_persist_key(dps::AttemptKey key, PersistDone done) override;
+  void release_key(dps::AttemptKey key) override;
   bool signs() const override { return true; }
   std::string key_source() const override { return "tpm"; }
 

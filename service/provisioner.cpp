@@ -67,7 +67,9 @@ void Provisioner::async_sign(std::string data, dps::Credential::SignDone done) {
     done(dps::config_failure("the device identity is not known yet: see edgeprovctl status"));
     return;
   }
-  credential->async_sign(std::move(data), [this, alive = alive_, done = std::move(done)](
+  // The device key always: an attempt in flight signs DPS requests with its own transient key and never
+  // touches this one before it is assigned.
+  credential->async_sign(dps::DeviceKey{}, std::move(data), [this, alive = alive_, done = std::move(done)](
                                               std::variant<Sha256Digest, dps::Error> result) {
     if (*alive) {
       if (const auto* error = std::get_if<dps::Error>(&result); error && error->kind() == dps::ErrorKind::tpm) {

@@ -116,8 +116,9 @@ class Provisioner {
   void reprovision(AttemptDone done);
 
   std::optional<DeviceIdentity> identity() const;
-  // HMAC-SHA-256 with the device's key (TPM or symmetric key). A TPM that fails or answers again is told to
-  // the machine, so status shows it and a lost TPM is asked again until it is back.
+  // HMAC-SHA-256 with the device key (dps::DeviceKey: the TPM's persisted hub key, or the symmetric key),
+  // never with the key of an attempt in flight. A TPM that fails or answers again is told to the machine,
+  // so status shows it and a lost TPM is asked again until it is back.
   void async_sign(std::string data, dps::Credential::SignDone done);
 
   const provisioning::Model& model() const { return model_; }

@@ -6,6 +6,7 @@
 #include <tss2/tss2_tctildr.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <thread>
@@ -66,6 +67,10 @@ std::string property_text(std::uint32_t value) {
 
 std::string hex_handle(std::uint32_t handle) { return fmt::format("0x{:08x}", handle); }
 
+// TransientKey ids, unique in the process: a key loaded on one connection never matches one loaded on the
+// connection that replaced it.
+std::atomic<std::uint64_t> next_transient_id{0};
+
 }  // namespace
 
 std::string registration_id_from_ek(ByteView endorsement_key) {
@@ -106,9 +111,15 @@ struct Device::State {
   // The authentication key's ESYS_TR once looked up; auth_key_known says the lookup happened.
   ESYS_TR auth_key = ESYS_TR_NONE;
   bool auth_key_known = false;
+  // The one DPS key loaded as a transient object (Device::load_key), ESYS_TR_NONE when there is none.
+  ESYS_TR transient = ESYS_TR_NONE;
+  std::uint64_t transient_id = 0;
 
   explicit State(const Options& o) : options(o) {}
   ~State() {
+    // Without a resource manager (swtpm, /dev/tpm0) a transient object outlives the connection: it would
+    // take one of the TPM's few object slots until the TPM restarts.
+    if (esys != nullptr) flush_transient();
     if (esys != nullptr) Esys_Finalize(&esys);
     if (loaded_tcti != nullptr) Tss2_TctiLdr_Finalize(&loaded_tcti);
   }
@@ -218,6 +229,182 @@ struct Device::State {
     auth_key = tr.value_or(ESYS_TR_NONE);
     auth_key_known = true;
     return tr;
+  }
+
+  // ActivateCredential, Import and Load of a DPS key blob under the SRK (docs/dps-protocol.md §5.6): the
+  // loaded transient object, owned by the caller. Everything else it used is flushed on every path.
+  ESYS_TR load_blob(ByteView blob) {
+    const AuthKeyBlob parts = parse_auth_key_blob(blob);
+    const auto credential = unmarshal<TPM2B_ID_OBJECT, Tss2_MU_TPM2B_ID_OBJECT_Unmarshal>(parts.credential);
+    const auto secret = unmarshal<TPM2B_ENCRYPTED_SECRET, Tss2_MU_TPM2B_ENCRYPTED_SECRET_Unmarshal>(parts.secret);
+    const auto duplicate = unmarshal<TPM2B_PRIVATE, Tss2_MU_TPM2B_PRIVATE_Unmarshal>(parts.duplicate);
+    const auto seed = unmarshal<TPM2B_ENCRYPTED_SECRET, Tss2_MU_TPM2B_ENCRYPTED_SECRET_Unmarshal>(parts.seed);
+    const auto object_public = unmarshal<TPM2B_PUBLIC, Tss2_MU_TPM2B_PUBLIC_Unmarshal>(parts.public_area);
+
+    const ESYS_TR ek = endorsement_key();
+    const ESYS_TR srk = storage_root_key();
+
+    // The EK is usable only through its policy, PolicySecret(TPM_RH_ENDORSEMENT).
+    TPM2B_DIGEST inner_key{};  // the credential: Import's inner-wrapper key
+    {
+      const TPMT_SYM_DEF no_symmetric{.algorithm = TPM2_ALG_NULL, .keyBits = {}, .mode = {}};
+      ESYS_TR session = ESYS_TR_NONE;
+      call(site("StartAuthSession"), [&] {
+        return Esys_StartAuthSession(esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+                                     nullptr, TPM2_SE_POLICY, &no_symmetric, TPM2_ALG_SHA256, &session);
+      });
+      FlushGuard session_guard(esys, session);
+      call(site("PolicySecret", Hierarchy::endorsement), [&] {
+        TPM2B_TIMEOUT* timeout = nullptr;
+        TPMT_TK_AUTH* ticket = nullptr;
+        const TSS2_RC rc = Esys_PolicySecret(esys, ESYS_TR_RH_ENDORSEMENT, session, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+                                             ESYS_TR_NONE, nullptr, nullptr, nullptr, 0, &timeout, &ticket);
+        Esys_Free(timeout);
+        Esys_Free(ticket);
+        return rc;
+      });
+      TPM2B_DIGEST* cert_info = nullptr;
+      call(site("ActivateCredential", Hierarchy::none, true), [&] {
+        return Esys_ActivateCredential(esys, srk, ek, ESYS_TR_PASSWORD, session, ESYS_TR_NONE, &credential,
+                                       &secret, &cert_info);
+      });
+      inner_key = *cert_info;
+      std::memset(cert_info, 0, sizeof(*cert_info));
+      Esys_Free(cert_info);
+    }
+
+    TPM2B_DATA encryption_key{};
+    encryption_key.size = std::min<UINT16>(inner_key.size, sizeof(encryption_key.buffer));
+    std::memcpy(encryption_key.buffer, inner_key.buffer, encryption_key.size);
+    std::memset(&inner_key, 0, sizeof(inner_key));
+    const TPMT_SYM_DEF_OBJECT aes_128_cfb{
+        .algorithm = TPM2_ALG_AES, .keyBits = {.aes = 128}, .mode = {.aes = TPM2_ALG_CFB}};
+    TPM2B_PRIVATE* out_private = nullptr;
+    const auto import_rc = [&] {
+      return Esys_Import(esys, srk, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &encryption_key, &object_public,
+                         &duplicate, &seed, &aes_128_cfb, &out_private);
+    };
+    try {
+      call(site("Import", Hierarchy::none, true), import_rc);
+    } catch (...) {
+      std::memset(&encryption_key, 0, sizeof(encryption_key));
+      throw;
+    }
+    std::memset(&encryption_key, 0, sizeof(encryption_key));
+    EsysPtr<TPM2B_PRIVATE> owned_private(out_private);
+
+    ESYS_TR loaded = ESYS_TR_NONE;
+    call(site("Load", Hierarchy::none, true), [&] {
+      return Esys_Load(esys, srk, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, out_private, &object_public,
+                       &loaded);
+    });
+    return loaded;
+  }
+
+  // Replaces whatever is persisted at the auth handle by a copy of `loaded` (which stays loaded).
+  ImportedKey persist(ESYS_TR loaded) {
+    const std::optional<ESYS_TR> old_key = open_auth_key();
+    const std::uint32_t handle = auth_key_handle(options);
+    // Only now, with the new key loaded, does the old one go: a failure before this point left it working.
+    if (old_key) {
+      ESYS_TR none = ESYS_TR_NONE;
+      ESYS_TR old = *old_key;
+      call(site("EvictControl", Hierarchy::owner), [&] {
+        return Esys_EvictControl(esys, ESYS_TR_RH_OWNER, old, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, handle,
+                                 &none);
+      });
+      auth_key = ESYS_TR_NONE;  // ESAPI released the old key's ESYS_TR
+      auth_key_known = true;
+    }
+    ESYS_TR persistent = ESYS_TR_NONE;
+    call(site("EvictControl", Hierarchy::owner), [&] {
+      return Esys_EvictControl(esys, ESYS_TR_RH_OWNER, loaded, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, handle,
+                               &persistent);
+    });
+    auth_key = persistent;
+    auth_key_known = true;
+    return ImportedKey{.handle = handle, .replaced = old_key.has_value()};
+  }
+
+  static Error transient_key_lost(std::string_view action, std::uint32_t rc = 0) {
+    return Error(ErrorKind::transient_key_lost, std::string(action), rc,
+                 "the DPS key loaded for this registration attempt is no longer in the TPM: the connection to the "
+                 "TPM was reset or the TPM restarted since it was loaded, or a newer key replaced it",
+                 "nothing to do: the next registration attempt gets a new key from DPS");
+  }
+
+  // Runs `use` with the ESYS_TR of `key`, which this connection loaded. A key this connection no longer
+  // holds, or one the TPM lost under it (a TPM reset that the TCTI rode out answers TPM_RC_REFERENCE_Hn),
+  // is transient_key_lost; the TPM's own verdict is the only sure one, so it is asked, not guessed.
+  template <typename F>
+  auto using_transient(TransientKey key, std::string_view action, F&& use) {
+    if (transient == ESYS_TR_NONE || transient_id != key.id) throw transient_key_lost(action);
+    try {
+      return use(transient);
+    } catch (const Error& e) {
+      if (!is_unloaded_reference(e.rc()) && !is_missing_handle(e.rc())) throw;
+      Esys_TR_Close(esys, &transient);  // gone from the TPM: only ESAPI's record of it is left
+      transient = ESYS_TR_NONE;
+      transient_id = 0;
+      throw transient_key_lost(action, e.rc());
+    }
+  }
+
+  void flush_transient() {
+    if (transient != ESYS_TR_NONE) Esys_FlushContext(esys, transient);  // best effort: the TPM may be gone
+    transient = ESYS_TR_NONE;
+    transient_id = 0;
+  }
+
+  // HMAC-SHA-256 of `data` with the loaded or persisted `key` (docs/dps-protocol.md §5.7).
+  Sha256Digest hmac(ESYS_TR key, ByteView data, std::string_view action, const std::string& key_name) {
+    constexpr std::size_t chunk = TPM2_MAX_DIGEST_BUFFER;  // 1024
+    const auto buffer_of = [](ByteView part) {
+      TPM2B_MAX_BUFFER b{};
+      b.size = static_cast<UINT16>(part.size());
+      std::copy(part.begin(), part.end(), b.buffer);
+      return b;
+    };
+    TPM2B_DIGEST* result = nullptr;
+    if (data.size() <= chunk) {
+      const TPM2B_MAX_BUFFER buffer = buffer_of(data);
+      call(site("HMAC"), [&] {
+        return Esys_HMAC(esys, key, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &buffer, TPM2_ALG_SHA256, &result);
+      });
+    } else {
+      const TPM2B_AUTH no_auth{};
+      ESYS_TR sequence = ESYS_TR_NONE;
+      call(site("HMAC_Start"), [&] {
+        return Esys_HMAC_Start(esys, key, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &no_auth, TPM2_ALG_SHA256,
+                               &sequence);
+      });
+      FlushGuard sequence_guard(esys, sequence);
+      std::size_t offset = 0;
+      while (data.size() - offset > chunk) {
+        const TPM2B_MAX_BUFFER buffer = buffer_of(data.subspan(offset, chunk));
+        call(site("SequenceUpdate"), [&] {
+          return Esys_SequenceUpdate(esys, sequence, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &buffer);
+        });
+        offset += chunk;
+      }
+      const TPM2B_MAX_BUFFER last = buffer_of(data.subspan(offset));
+      call(site("SequenceComplete"), [&] {
+        TPMT_TK_HASHCHECK* validation = nullptr;
+        const TSS2_RC rc = Esys_SequenceComplete(esys, sequence, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &last,
+                                                 ESYS_TR_RH_NULL, &result, &validation);
+        Esys_Free(validation);
+        return rc;
+      });
+      sequence_guard.release();  // SequenceComplete ends the sequence object
+    }
+    EsysPtr<TPM2B_DIGEST> owned(result);
+    Sha256Digest digest{};
+    if (result->size != digest.size())
+      throw Error(ErrorKind::tpm, std::string(action), 0,
+                  fmt::format("{} gave a {}-byte HMAC, not HMAC-SHA-256", key_name, result->size),
+                  "provision again so DPS issues a new HMAC-SHA-256 key");
+    std::copy(result->buffer, result->buffer + digest.size(), digest.begin());
+    return digest;
   }
 
   void set_hierarchy_auth(ESYS_TR hierarchy, const std::optional<Secret>& secret, std::string_view key) {
@@ -333,153 +520,54 @@ PublicKeys Device::keys() {
   return out;
 }
 
-ImportedKey Device::import_auth_key(ByteView blob) {
+TransientKey Device::load_key(ByteView blob) {
   auto& s = *state_;
-  const AuthKeyBlob parts = parse_auth_key_blob(blob);
-  const auto credential = unmarshal<TPM2B_ID_OBJECT, Tss2_MU_TPM2B_ID_OBJECT_Unmarshal>(parts.credential);
-  const auto secret = unmarshal<TPM2B_ENCRYPTED_SECRET, Tss2_MU_TPM2B_ENCRYPTED_SECRET_Unmarshal>(parts.secret);
-  const auto duplicate = unmarshal<TPM2B_PRIVATE, Tss2_MU_TPM2B_PRIVATE_Unmarshal>(parts.duplicate);
-  const auto seed = unmarshal<TPM2B_ENCRYPTED_SECRET, Tss2_MU_TPM2B_ENCRYPTED_SECRET_Unmarshal>(parts.seed);
-  const auto object_public = unmarshal<TPM2B_PUBLIC, Tss2_MU_TPM2B_PUBLIC_Unmarshal>(parts.public_area);
-
-  const ESYS_TR ek = s.endorsement_key();
-  const ESYS_TR srk = s.storage_root_key();
-  const std::optional<ESYS_TR> old_key = s.open_auth_key();
-  const std::uint32_t handle = auth_key_handle(options_);
-
-  // The EK is usable only through its policy, PolicySecret(TPM_RH_ENDORSEMENT).
-  TPM2B_DIGEST inner_key{};  // the credential: Import's inner-wrapper key
-  {
-    const TPMT_SYM_DEF no_symmetric{.algorithm = TPM2_ALG_NULL, .keyBits = {}, .mode = {}};
-    ESYS_TR session = ESYS_TR_NONE;
-    s.call(s.site("StartAuthSession"), [&] {
-      return Esys_StartAuthSession(s.esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
-                                   nullptr, TPM2_SE_POLICY, &no_symmetric, TPM2_ALG_SHA256, &session);
-    });
-    FlushGuard session_guard(s.esys, session);
-    s.call(s.site("PolicySecret", Hierarchy::endorsement), [&] {
-      TPM2B_TIMEOUT* timeout = nullptr;
-      TPMT_TK_AUTH* ticket = nullptr;
-      const TSS2_RC rc = Esys_PolicySecret(s.esys, ESYS_TR_RH_ENDORSEMENT, session, ESYS_TR_PASSWORD, ESYS_TR_NONE,
-                                           ESYS_TR_NONE, nullptr, nullptr, nullptr, 0, &timeout, &ticket);
-      Esys_Free(timeout);
-      Esys_Free(ticket);
-      return rc;
-    });
-    TPM2B_DIGEST* cert_info = nullptr;
-    s.call(s.site("ActivateCredential", Hierarchy::none, true), [&] {
-      return Esys_ActivateCredential(s.esys, srk, ek, ESYS_TR_PASSWORD, session, ESYS_TR_NONE, &credential,
-                                     &secret, &cert_info);
-    });
-    inner_key = *cert_info;
-    std::memset(cert_info, 0, sizeof(*cert_info));
-    Esys_Free(cert_info);
-  }
-
-  TPM2B_DATA encryption_key{};
-  encryption_key.size = std::min<UINT16>(inner_key.size, sizeof(encryption_key.buffer));
-  std::memcpy(encryption_key.buffer, inner_key.buffer, encryption_key.size);
-  std::memset(&inner_key, 0, sizeof(inner_key));
-  const TPMT_SYM_DEF_OBJECT aes_128_cfb{
-      .algorithm = TPM2_ALG_AES, .keyBits = {.aes = 128}, .mode = {.aes = TPM2_ALG_CFB}};
-  TPM2B_PRIVATE* out_private = nullptr;
-  const auto import_rc = [&] {
-    return Esys_Import(s.esys, srk, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &encryption_key, &object_public,
-                       &duplicate, &seed, &aes_128_cfb, &out_private);
-  };
-  try {
-    s.call(s.site("Import", Hierarchy::none, true), import_rc);
-  } catch (...) {
-    std::memset(&encryption_key, 0, sizeof(encryption_key));
-    throw;
-  }
-  std::memset(&encryption_key, 0, sizeof(encryption_key));
-  EsysPtr<TPM2B_PRIVATE> owned_private(out_private);
-
-  ESYS_TR loaded = ESYS_TR_NONE;
-  s.call(s.site("Load", Hierarchy::none, true), [&] {
-    return Esys_Load(s.esys, srk, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, out_private, &object_public,
-                     &loaded);
-  });
-  FlushGuard loaded_guard(s.esys, loaded);
-
-  // Only now, with the new key loaded, does the old one go: a failure before this point left it working.
-  if (old_key) {
-    ESYS_TR none = ESYS_TR_NONE;
-    ESYS_TR old = *old_key;
-    s.call(s.site("EvictControl", Hierarchy::owner), [&] {
-      return Esys_EvictControl(s.esys, ESYS_TR_RH_OWNER, old, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, handle,
-                               &none);
-    });
-    s.auth_key = ESYS_TR_NONE;  // ESAPI released the old key's ESYS_TR
-    s.auth_key_known = true;
-  }
-  ESYS_TR persistent = ESYS_TR_NONE;
-  s.call(s.site("EvictControl", Hierarchy::owner), [&] {
-    return Esys_EvictControl(s.esys, ESYS_TR_RH_OWNER, loaded, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, handle,
-                             &persistent);
-  });
-  s.auth_key = persistent;
-  s.auth_key_known = true;
-  return ImportedKey{.handle = handle, .replaced = old_key.has_value()};
+  // The slot the key is to be persisted to must be one edgeprov may use: refused before any work.
+  s.open_auth_key();
+  // One at a time: the key of an earlier attempt is of no use any more, and its object slot is needed
+  // (ActivateCredential and Load need the EK and SRK loaded besides).
+  s.flush_transient();
+  const ESYS_TR loaded = s.load_blob(blob);
+  s.transient = loaded;
+  s.transient_id = ++next_transient_id;
+  return TransientKey{s.transient_id};
 }
 
-Sha256Digest Device::sign(ByteView data) {
+ImportedKey Device::persist_key(TransientKey key) {
   auto& s = *state_;
+  // Flushed on every path: once persisted it is a copy, and after a failure the attempt is over.
+  struct Flush {
+    State& s;
+    ~Flush() { s.flush_transient(); }
+  } flush{s};
+  return s.using_transient(key, "persist the DPS key", [&](ESYS_TR loaded) {
+    // Still loaded? Asked before the old key is evicted, so a key lost meanwhile leaves the old one working.
+    s.read_public(loaded);
+    return s.persist(loaded);
+  });
+}
+
+void Device::flush_key(TransientKey key) {
+  auto& s = *state_;
+  if (s.transient_id == key.id) s.flush_transient();
+}
+
+ImportedKey Device::import_auth_key(ByteView blob) { return persist_key(load_key(blob)); }
+
+Sha256Digest Device::sign(const SigningKey& which, ByteView data) {
+  auto& s = *state_;
+  if (const auto* transient = std::get_if<TransientKey>(&which)) {
+    const char* action = "sign with the DPS key of this attempt";
+    return s.using_transient(*transient, action, [&](ESYS_TR key) { return s.hmac(key, data, action, "the DPS key"); });
+  }
+  const char* action = "sign with the authentication key";
   const auto key = s.open_auth_key();
   if (!key) {
-    throw Error(ErrorKind::no_auth_key, "sign with the authentication key", 0,
+    throw Error(ErrorKind::no_auth_key, action, 0,
                 fmt::format("no authentication key is persisted at {}", hex_handle(auth_key_handle(options_))),
                 "provision the device with DPS TPM attestation first; it imports the key");
   }
-  constexpr std::size_t chunk = TPM2_MAX_DIGEST_BUFFER;  // 1024
-  const auto buffer_of = [](ByteView part) {
-    TPM2B_MAX_BUFFER b{};
-    b.size = static_cast<UINT16>(part.size());
-    std::copy(part.begin(), part.end(), b.buffer);
-    return b;
-  };
-  TPM2B_DIGEST* result = nullptr;
-  if (data.size() <= chunk) {
-    const TPM2B_MAX_BUFFER buffer = buffer_of(data);
-    s.call(s.site("HMAC"), [&] {
-      return Esys_HMAC(s.esys, *key, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &buffer, TPM2_ALG_SHA256, &result);
-    });
-  } else {
-    const TPM2B_AUTH no_auth{};
-    ESYS_TR sequence = ESYS_TR_NONE;
-    s.call(s.site("HMAC_Start"), [&] {
-      return Esys_HMAC_Start(s.esys, *key, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &no_auth, TPM2_ALG_SHA256,
-                             &sequence);
-    });
-    FlushGuard sequence_guard(s.esys, sequence);
-    std::size_t offset = 0;
-    while (data.size() - offset > chunk) {
-      const TPM2B_MAX_BUFFER buffer = buffer_of(data.subspan(offset, chunk));
-      s.call(s.site("SequenceUpdate"), [&] {
-        return Esys_SequenceUpdate(s.esys, sequence, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &buffer);
-      });
-      offset += chunk;
-    }
-    const TPM2B_MAX_BUFFER last = buffer_of(data.subspan(offset));
-    s.call(s.site("SequenceComplete"), [&] {
-      TPMT_TK_HASHCHECK* validation = nullptr;
-      const TSS2_RC rc = Esys_SequenceComplete(s.esys, sequence, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &last,
-                                               ESYS_TR_RH_NULL, &result, &validation);
-      Esys_Free(validation);
-      return rc;
-    });
-    sequence_guard.release();  // SequenceComplete ends the sequence object
-  }
-  EsysPtr<TPM2B_DIGEST> owned(result);
-  Sha256Digest digest{};
-  if (result->size != digest.size())
-    throw Error(ErrorKind::tpm, "sign with the authentication key", 0,
-                fmt::format("the key at {} gave a {}-byte HMAC, not HMAC-SHA-256", hex_handle(auth_key_handle(options_)),
-                            result->size),
-                "provision again so DPS issues a new HMAC-SHA-256 key");
-  std::copy(result->buffer, result->buffer + digest.size(), digest.begin());
-  return digest;
+  return s.hmac(*key, data, action, "the key at " + hex_handle(auth_key_handle(options_)));
 }
 
 bool Device::auth_key_present() { return state_->open_auth_key().has_value(); }

@@ -1,11 +1,13 @@
 // tpm/device.h — one connection to the TPM through tpm2-tss ESAPI: EK and SRK, the registration id,
-// the DPS authentication key (import, HMAC signing) and the TPM's facts. Blocking and not thread-safe:
-// tpm::Worker owns one on its thread. Keys never leave the TPM; secrets never reach a message.
+// the DPS keys (loaded as transient objects, persisted at the auth handle, HMAC signing) and the TPM's
+// facts. Blocking and not thread-safe: tpm::Worker owns one on its thread. Keys never leave the TPM;
+// secrets never reach a message.
 #pragma once
 #include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "common/bytes.h"
@@ -48,6 +50,21 @@ struct ImportedKey {
   bool replaced = false;     // a previous key was evicted after the new one loaded
 };
 
+// The two kinds of HMAC key a TPM device holds (docs/dps-protocol.md §5.9); every signature names one.
+//
+// The key persisted at 0x81000000 + auth_key_index: the hub key of the assignment the device serves. Only
+// a successful registration replaces it (persist_key).
+struct PersistedKey {};
+// A DPS key blob loaded under the SRK as a transient object, never persisted by loading: the key of a
+// registration attempt's 401 challenge, or the hub key on its way to persist_key. A Device holds at most
+// one; it is gone once flushed, persisted, replaced by the next load, or when the connection or the TPM
+// resets. The id (unique in the process) tells a key from the ones loaded before it.
+struct TransientKey {
+  std::uint64_t id = 0;
+  friend bool operator==(const TransientKey&, const TransientKey&) = default;
+};
+using SigningKey = std::variant<PersistedKey, TransientKey>;
+
 class Device {
  public:
   // Connects through the TCTI and starts the TPM if it is not started. Throws Error.
@@ -59,11 +76,21 @@ class Device {
   // Reads the EK (0x81010001) and SRK (0x81000001), creating and persisting them from the TCG templates
   // when absent; a persisted key is used as it is.
   PublicKeys keys();
-  // Imports a DPS authentication-key blob and makes it the key at 0x81000000 + auth_key_index. The old
-  // key is evicted only after the new one loaded; on any failure the previous key keeps working.
+  // Loads a DPS authentication-key blob (ActivateCredential, Import, Load under the SRK) as this
+  // connection's transient key, flushing the one loaded before. Nothing persisted changes, on success or
+  // failure.
+  TransientKey load_key(ByteView blob);
+  // Makes the loaded key `key` the one at 0x81000000 + auth_key_index: the old key is evicted only now,
+  // and the transient object is flushed (on failure too). transient_key_lost if `key` is no longer loaded;
+  // then the persisted key is untouched.
+  ImportedKey persist_key(TransientKey key);
+  // Flushes `key` if it is still the loaded one; otherwise nothing to do.
+  void flush_key(TransientKey key);
+  // load_key then persist_key: on any failure the previous persisted key keeps working.
   ImportedKey import_auth_key(ByteView blob);
-  // HMAC-SHA-256 of `data` with the persisted authentication key.
-  Sha256Digest sign(ByteView data);
+  // HMAC-SHA-256 of `data` with the persisted key (no_auth_key when there is none) or with a loaded
+  // transient key (transient_key_lost when it is no longer loaded).
+  Sha256Digest sign(const SigningKey& key, ByteView data);
   bool auth_key_present();
   Info info();
 

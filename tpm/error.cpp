@@ -100,6 +100,7 @@ std::string_view to_string(ErrorKind kind) {
     case ErrorKind::handle_occupied: return "handle_occupied";
     case ErrorKind::bad_blob: return "bad_blob";
     case ErrorKind::no_auth_key: return "no_auth_key";
+    case ErrorKind::transient_key_lost: return "transient_key_lost";
     case ErrorKind::no_space: return "no_space";
     case ErrorKind::tpm: return "tpm";
     case ErrorKind::busy: return "busy";
@@ -160,6 +161,12 @@ bool is_missing_handle(std::uint32_t rc) {
   return is_tpm_layer(rc) && (rc & TPM2_RC_FMT1) && !(rc & TPM2_RC_P) && tpm_base_code(rc) == TPM2_RC_HANDLE;
 }
 
+bool is_unloaded_reference(std::uint32_t rc) {
+  if (!is_tpm_layer(rc) || (rc & TPM2_RC_FMT1)) return false;
+  const auto code = tpm_base_code(rc);
+  return code >= TPM2_RC_REFERENCE_H0 && code <= TPM2_RC_REFERENCE_H6;
+}
+
 Error make_error(const CallSite& site, std::uint32_t rc) {
   const std::string command(site.command);
   const std::string config_file(site.config_file);
@@ -215,7 +222,8 @@ Error make_error(const CallSite& site, std::uint32_t rc) {
 }
 
 bool passes_by_waiting(ErrorKind kind) {
-  return kind == ErrorKind::connection || kind == ErrorKind::lockout || kind == ErrorKind::busy;
+  return kind == ErrorKind::connection || kind == ErrorKind::lockout || kind == ErrorKind::busy ||
+         kind == ErrorKind::transient_key_lost;
 }
 
 nlohmann::json error_json(const Error& error) {

@@ -19,7 +19,8 @@ enum class ErrorKind {
   hierarchy_auth,     // the endorsement or owner hierarchy password is missing or wrong
   handle_occupied,    // a persistent handle edgeprov uses holds an object it did not expect
   bad_blob,           // an authentication-key blob from DPS is malformed or does not fit this TPM
-  no_auth_key,        // sign() before any key was imported
+  no_auth_key,        // signing with the persisted key before any was persisted
+  transient_key_lost, // a DPS key loaded for an attempt is no longer loaded (connection reset, TPM restart)
   no_space,           // no room for another persistent object or session
   tpm,                // any other TPM or TSS failure
   busy,               // the worker's queue for this kind of work is full: nothing was sent to the TPM
@@ -30,7 +31,9 @@ enum class BlobPart { credential, secret, duplicate, seed, public_area };
 std::string_view to_string(BlobPart part);  // "credential (TPM2B_ID_OBJECT)", …
 std::string_view to_string(ErrorKind kind); // "connection", "device_missing", …
 // Whether waiting can bring the TPM back without anyone acting: a simulator or device that is not there
-// yet or restarting (connection), a dictionary-attack lockout running out (lockout), a full queue (busy).
+// yet or restarting (connection), a dictionary-attack lockout running out (lockout), a full queue (busy),
+// a lost transient key that the next registration attempt loads afresh from a new challenge
+// (transient_key_lost).
 bool passes_by_waiting(ErrorKind kind);
 
 // Which hierarchy's password a command used; decides which config key an auth failure names.
@@ -77,6 +80,7 @@ std::optional<unsigned> rc_parameter(std::uint32_t rc);      // n in "parameter 
 bool is_retryable(std::uint32_t rc);                         // TPM_RC_RETRY, _YIELDED, _TESTING
 bool is_connection_failure(std::uint32_t rc);                // the TCTI lost or never had the TPM
 bool is_missing_handle(std::uint32_t rc);                    // TPM_RC_HANDLE: nothing at that handle
+bool is_unloaded_reference(std::uint32_t rc);                // TPM_RC_REFERENCE_H0…H6: a transient object is gone
 
 // Runs `call` (returning a TSS2_RC) until it succeeds or fails with something other than TPM_RC_RETRY,
 // _YIELDED or _TESTING, at most `max_attempts` times, calling `pause(attempt)` between tries.

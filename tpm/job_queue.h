@@ -62,6 +62,10 @@ class JobQueue {
     return true;
   }
 
+  // Queues `job` whatever its priority's capacity: only for work that gives the TPM something back
+  // (flushing a loaded key), which a full queue must not make the TPM keep.
+  void push_always(Priority priority, Job job) { lanes_[index(priority)].push_back(std::move(job)); }
+
   // The oldest job of the highest priority that has one.
   std::optional<Job> pop() {
     for (auto& lane : lanes_) {

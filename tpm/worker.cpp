@@ -35,12 +35,14 @@ Worker::~Worker() {
   thread_.join();
 }
 
-void Worker::enqueue(Priority priority, Task task) {
+void Worker::enqueue(Priority priority, Task task, Bound bound) {
   std::optional<Error> refused;
   {
     std::lock_guard lock(mutex_);
     if (stopping_) {
       refused = stopping_error();
+    } else if (bound == Bound::never_refused) {
+      queue_.push_always(priority, std::move(task));
     } else if (!queue_.push(priority, task)) {
       refused = queue_full(priority, queue_.capacity().of(priority));
     }
@@ -155,18 +157,22 @@ std::function<Info(Device&)> Worker::info_job() {
   };
 }
 
-std::function<ImportedKey(Device&)> Worker::import_job(Bytes blob) {
-  return [this, blob = std::move(blob)](Device& d) {
+std::function<TransientKey(Device&)> Worker::load_job(Bytes blob) {
+  return [blob = std::move(blob)](Device& d) { return d.load_key(blob); };
+}
+
+std::function<ImportedKey(Device&)> Worker::persist_job(TransientKey key) {
+  return [this, key](Device& d) {
     changed();  // the authentication key is replaced (or, on failure, may have been evicted)
-    auto key = d.import_auth_key(blob);
+    auto persisted = d.persist_key(key);
     std::lock_guard lock(mutex_);
     snapshot_.auth_key_present = true;
-    return key;
+    return persisted;
   };
 }
 
-std::function<Sha256Digest(Device&)> Worker::sign_job(Bytes data) {
-  return [data = std::move(data)](Device& d) { return d.sign(data); };
+std::function<Sha256Digest(Device&)> Worker::sign_job(SigningKey key, Bytes data) {
+  return [key, data = std::move(data)](Device& d) { return d.sign(key, data); };
 }
 
 std::function<Description(Device&)> Worker::describe_job() {
@@ -186,8 +192,9 @@ std::function<Description(Device&)> Worker::describe_job() {
 
 PublicKeys Worker::keys() { return call(keys_job()); }
 Info Worker::info() { return call(info_job()); }
-ImportedKey Worker::import_auth_key(Bytes blob) { return call(import_job(std::move(blob))); }
-Sha256Digest Worker::sign(Bytes data) { return call(sign_job(std::move(data))); }
+TransientKey Worker::load_key(Bytes blob) { return call(load_job(std::move(blob))); }
+ImportedKey Worker::persist_key(TransientKey key) { return call(persist_job(key)); }
+Sha256Digest Worker::sign(SigningKey key, Bytes data) { return call(sign_job(key, std::move(data))); }
 Description Worker::describe() { return call(describe_job()); }
 
 void Worker::async_keys(Executor executor, Handler<PublicKeys> done) {
@@ -196,14 +203,25 @@ void Worker::async_keys(Executor executor, Handler<PublicKeys> done) {
 void Worker::async_info(Executor executor, Handler<Info> done, Priority priority) {
   post(priority, info_job(), std::move(executor), std::move(done));
 }
-void Worker::async_import_auth_key(Bytes blob, Executor executor, Handler<ImportedKey> done) {
-  post(Priority::credential, import_job(std::move(blob)), std::move(executor), std::move(done));
+void Worker::async_load_key(Bytes blob, Executor executor, Handler<TransientKey> done) {
+  post(Priority::credential, load_job(std::move(blob)), std::move(executor), std::move(done));
+}
+void Worker::async_persist_key(TransientKey key, Executor executor, Handler<ImportedKey> done) {
+  post(Priority::credential, persist_job(key), std::move(executor), std::move(done));
 }
 void Worker::async_describe(Executor executor, Handler<Description> done, Priority priority) {
   post(priority, describe_job(), std::move(executor), std::move(done));
 }
-void Worker::async_sign(Bytes data, Executor executor, Handler<Sha256Digest> done) {
-  post(Priority::credential, sign_job(std::move(data)), std::move(executor), std::move(done));
+void Worker::async_sign(SigningKey key, Bytes data, Executor executor, Handler<Sha256Digest> done) {
+  post(Priority::credential, sign_job(key, std::move(data)), std::move(executor), std::move(done));
+}
+
+// Not through execute(): a flush must not open a connection (a new one has nothing to flush), nor count
+// as the TPM answering or failing in the snapshot.
+void Worker::flush_key(TransientKey key) {
+  enqueue(Priority::credential, [this, key](const Error* refused) {
+    if (!refused && device_) device_->flush_key(key);
+  }, Bound::never_refused);
 }
 
 void Worker::async_cached_description(Executor executor, Handler<Description> done) {

@@ -79,22 +79,29 @@ class Worker {
   // Blocking calls (edgeprovctl, tests, benchmarks), at Priority::credential. Throw tpm::Error.
   PublicKeys keys();
   Info info();
-  ImportedKey import_auth_key(Bytes blob);
-  Sha256Digest sign(Bytes data);
+  TransientKey load_key(Bytes blob);
+  ImportedKey persist_key(TransientKey key);
+  Sha256Digest sign(SigningKey key, Bytes data);
   Description describe();
 
-  // Asynchronous calls: the work runs on the TPM thread, `done` is posted to `executor`. Keys, import
-  // and signing are credential work; info and describe run at the priority given. A call whose
-  // priority's queue is full completes at once with an Error of kind busy.
+  // Asynchronous calls: the work runs on the TPM thread, `done` is posted to `executor`. Keys, the DPS
+  // key calls and signing are credential work; info and describe run at the priority given. A call whose
+  // priority's queue is full completes at once with an Error of kind busy. The DPS key calls are
+  // Device's (tpm/device.h): a transient key lives in the connection that loaded it, so after a
+  // reconnect using it fails with transient_key_lost.
   void async_keys(Executor executor, Handler<PublicKeys> done);
   void async_info(Executor executor, Handler<Info> done, Priority priority = Priority::administrator);
-  void async_import_auth_key(Bytes blob, Executor executor, Handler<ImportedKey> done);
-  void async_sign(Bytes data, Executor executor, Handler<Sha256Digest> done);
+  void async_load_key(Bytes blob, Executor executor, Handler<TransientKey> done);
+  void async_persist_key(TransientKey key, Executor executor, Handler<ImportedKey> done);
+  void async_sign(SigningKey key, Bytes data, Executor executor, Handler<Sha256Digest> done);
   void async_describe(Executor executor, Handler<Description> done, Priority priority = Priority::administrator);
   // The last description read (by any describe), when nothing changed since and it is younger than
   // description_max_age; else one refresh at Priority::local_user, which every caller meanwhile joins.
   // However many call it, the TPM sees at most one describe at a time on its behalf.
   void async_cached_description(Executor executor, Handler<Description> done);
+  // Flushes `key` if it is still loaded; nobody waits for it and a failure changes nothing. Queued at
+  // Priority::credential but never refused for a full queue: a key left loaded would hold a TPM slot.
+  void flush_key(TransientKey key);
 
   // What the last calls found out; for `status`, which must never wait on the TPM.
   struct Snapshot {
@@ -111,8 +118,9 @@ class Worker {
  private:
   std::function<PublicKeys(Device&)> keys_job();
   std::function<Info(Device&)> info_job();
-  std::function<ImportedKey(Device&)> import_job(Bytes blob);
-  std::function<Sha256Digest(Device&)> sign_job(Bytes data);
+  std::function<TransientKey(Device&)> load_job(Bytes blob);
+  std::function<ImportedKey(Device&)> persist_job(TransientKey key);
+  std::function<Sha256Digest(Device&)> sign_job(SigningKey key, Bytes data);
   std::function<Description(Device&)> describe_job();
   template <typename T>
   Result<T> execute(const std::function<T(Device&)>& job);
@@ -122,7 +130,8 @@ class Worker {
   void post(Priority priority, std::function<T(Device&)> job, Executor executor, Handler<T> done);
   // A task runs with nullptr, or is answered with the reason it will not run (queue full, stopping).
   using Task = std::function<void(const Error* refused)>;
-  void enqueue(Priority priority, Task task);
+  enum class Bound { capacity, never_refused };  // never_refused: flush_key only (JobQueue::push_always)
+  void enqueue(Priority priority, Task task, Bound bound = Bound::capacity);
   void finish_refresh(const Result<Description>& result);
   void changed();  // what describe() reads may have changed: the cached description is stale
   void run();

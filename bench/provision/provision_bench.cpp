@@ -196,8 +196,9 @@ struct TpmReplay {
 };
 
 // What the service asks of its TPM for one TPM registration over HTTPS (service/ and dps/registration):
-// read or create the EK and SRK (the request body), import the challenge's key, sign the SAS of the signed
-// register request, import the hub key from registrationState.tpm.authenticationKey.
+// read or create the EK and SRK (the request body), load the challenge's key (transient), sign the SAS of
+// the signed register request with it, flush it, load the hub key from registrationState.tpm.authenticationKey
+// and persist it.
 TpmReplay replay_tpm_work(const fs::path& state_dir, const fs::path& work_dir) {
   TpmReplay out;
   test::Swtpm twin({.state_dir = state_dir});
@@ -214,13 +215,15 @@ TpmReplay replay_tpm_work(const fs::path& state_dir, const fs::path& work_dir) {
   timed("connect + create and persist EK, SRK", [&] { out.keys = worker.keys(); });
   const auto challenge = test::build_dps_blob(out.keys.endorsement_key, out.keys.storage_root_key, work_dir);
   const auto hub_key = test::build_dps_blob(out.keys.endorsement_key, out.keys.storage_root_key, work_dir);
-  timed("import the challenge key", [&] { worker.import_auth_key(challenge.blob); });
+  tpm::TransientKey challenge_key;
+  timed("load the challenge key", [&] { challenge_key = worker.load_key(challenge.blob); });
   const std::string sas_input = fmt::format("{}%2fregistrations%2f{}\n{}", id_scope, out.keys.registration_id,
                                             std::chrono::duration_cast<std::chrono::seconds>(
                                                 std::chrono::system_clock::now().time_since_epoch() + 1h)
                                                 .count());
-  timed("sign the registration SAS", [&] { worker.sign(to_bytes(sas_input)); });
-  timed("import the hub key", [&] { worker.import_auth_key(hub_key.blob); });
+  timed("sign the registration SAS", [&] { worker.sign(challenge_key, to_bytes(sas_input)); });
+  worker.flush_key(challenge_key);
+  timed("load and persist the hub key", [&] { worker.persist_key(worker.load_key(hub_key.blob)); });
   return out;
 }
 
@@ -491,8 +494,9 @@ int main(int argc, char** argv) {
     fmt::print("\nLoad average at the end: {}\n", load_average());
     fmt::print(
         "\nMethod: total = spawn → first `provisioned` answer to `status` (polled every 1 ms over the socket);\n"
-        "TPM = the service's TPM work for one registration (EK/SRK creation, challenge import, SAS signature,\n"
-        "hub key import) replayed through tpm::Worker on a twin swtpm with the same seeds, before edgeprovd runs;\n"
+        "TPM = the service's TPM work for one registration (EK/SRK creation, challenge key load, SAS\n"
+        "signature, hub key load and persist) replayed through tpm::Worker on a twin swtpm with the same seeds,\n"
+        "before edgeprovd runs;\n"
         "emulator = the handling times dps-emulator logs per request; waiting = the poll interval the client\n"
         "must keep (dps::poll_interval of the Retry-After sent), counted at its nominal value; rest = total\n"
         "minus those three. CPU time and run-queue delay: /proc/PID/task/*/schedstat of edgeprovd at the\n"

@@ -117,11 +117,23 @@ int main(int argc, char** argv) {
 
   const Bytes short_data = to_bytes("0ne00000000%2Fregistrations%2Fdevice-1\n1700000000");
   const Bytes long_data(4096, 0x61);
-  report("sign 51 bytes (TPM2_HMAC)", time_n(200 * scale, [&] { device.sign(short_data); }));
-  report("sign 4096 bytes (HMAC sequence)", time_n(50 * scale, [&] { device.sign(long_data); }));
+  const tpm::PersistedKey persisted;
+  report("sign 51 bytes (TPM2_HMAC)", time_n(200 * scale, [&] { device.sign(persisted, short_data); }));
+  report("sign 4096 bytes (HMAC sequence)", time_n(50 * scale, [&] { device.sign(persisted, long_data); }));
   device.clear_command_log();
-  device.sign(long_data);
+  device.sign(persisted, long_data);
   print_commands("sign 4096 bytes", device.command_log());
+
+  // A registration's challenge key: loaded as a transient object, signing, then made persistent.
+  device.clear_command_log();
+  device.load_key(blob.blob);
+  print_commands("load_key (transient; flushes the one loaded before)", device.command_log());
+  report("load_key (transient)", time_n(50 * scale, [&] { device.load_key(blob.blob); }));
+  const auto transient = device.load_key(blob.blob);
+  report("sign 51 bytes with the transient key", time_n(200 * scale, [&] { device.sign(transient, short_data); }));
+  device.clear_command_log();
+  device.persist_key(transient);
+  print_commands("persist_key (replacing the persisted key)", device.command_log());
   fmt::print("\ncommands sent on the last connection: {}\n", device.commands_sent());
   return 0;
 }

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Cross-builds edgeprov's compiled dependencies for x86_64 Windows (mingw-w64, static) from the sources
-# of the Debian archive, into a cache outside the repository that the `windows` CMake preset reads:
+# of the Debian archive — and Paho MQTT, which the archive does not serve, from the upstream archives
+# vendored in the repository (vendor/, or $EDGEPROV_VENDOR_DIR) — into a cache outside the repository
+# that the `windows` CMake preset reads:
 #   ${EDGEPROV_WIN_DEPS:-/var/cache/edgeprov-win-deps}/prefix   (include/, lib/, lib/pkgconfig, lib/cmake)
 # Each dependency is built once and reused; delete its stamp (prefix/.built-NAME) or the whole cache to
 # rebuild it. Header-only dependencies are not copied: prefix/include holds symlinks to the Debian headers
 # of just those libraries, so /usr/include itself never reaches the mingw include path.
 #
-# Usage: scripts/windows/build-deps.sh [name...]   names: openssl tpm2-tss fmt spdlog catch2 headers
-#        (default: all)
+# Usage: scripts/windows/build-deps.sh [name...]
+#        names: openssl tpm2-tss fmt spdlog catch2 paho-c paho-cpp headers (default: all)
 # Runs under nice/ionice with -j2 by default (EDGEPROV_WIN_JOBS to change): the machine is shared.
 set -euo pipefail
 
@@ -15,6 +17,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 cache=${EDGEPROV_WIN_DEPS:-/var/cache/edgeprov-win-deps}
 prefix=$cache/prefix
 jobs=${EDGEPROV_WIN_JOBS:-2}
+vendor=${EDGEPROV_VENDOR_DIR:-$(cd "$here/../.." && pwd)/vendor}
 host=x86_64-w64-mingw32
 export CC=$host-gcc-posix CXX=$host-g++-posix
 
@@ -44,7 +47,8 @@ deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.de
 deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian bookworm-backports main
 deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie main
 SRC
-  apt-get "${apt_opts[@]}" update -qq
+  echo "build-deps: apt-get update of the Debian source index (into $apt_dir)" >&2
+  logged apt-update apt-get "${apt_opts[@]}" update
   apt_ready=1
 }
 
@@ -183,6 +187,71 @@ build_spdlog() {
   stamp spdlog
 }
 
+# --- Paho MQTT C and C++, from the vendored upstream archives ------------------------------------------
+# The Debian archive serves no paho.mqtt.c source (apt-get source answers 404 for bookworm's 1.3.12 and
+# trixie's 1.3.14), so the repository carries the upstream archives of the versions Debian 12 ships
+# (vendor/README.md says where they come from). Paho C++ comes from there too, so the pair is always the
+# one Debian 12 pairs, whatever the archive serves on a given day.
+
+# vendored FILE: prints the path of FILE in the vendor directory once its SHA-256 matches SHA256SUMS;
+# fails (in the caller's command substitution: `|| exit 1` there) saying what to do otherwise.
+vendored() {
+  local file=$1 sums=$vendor/SHA256SUMS want got
+  if [ ! -d "$vendor" ]; then
+    echo "build-deps: no vendor directory at $vendor: it holds the Paho MQTT sources of the Windows build." >&2
+    echo "build-deps: run this script from a clone of the edgeprov repository (it has vendor/), or set" >&2
+    echo "build-deps: EDGEPROV_VENDOR_DIR to a directory with $file and SHA256SUMS (vendor/README.md)" >&2
+    exit 1
+  fi
+  want=$(awk -v f="$file" '$2 == f || $2 == "*" f { print $1 }' "$sums" 2>/dev/null || true)
+  if [ ! -f "$vendor/$file" ] || [ -z "$want" ]; then
+    if [ ! -f "$vendor/$file" ]; then echo "build-deps: $vendor has no $file:" >&2
+    else echo "build-deps: $sums has no checksum for $file:" >&2; fi
+    echo "build-deps: restore vendor/ from the repository (git checkout -- vendor), or remake the archive" >&2
+    echo "build-deps: and its checksum as vendor/README.md says" >&2
+    exit 1
+  fi
+  got=$(sha256sum "$vendor/$file" | cut -d' ' -f1)
+  if [ "$got" != "$want" ]; then
+    echo "build-deps: $vendor/$file has SHA-256 $got, but $sums says $want:" >&2
+    echo "build-deps: the file is damaged or not the upstream release; restore it from the repository" >&2
+    echo "build-deps: (git checkout -- vendor/$file) or remake it as vendor/README.md says" >&2
+    exit 1
+  fi
+  echo "build-deps: $file (SHA-256 verified)" >&2
+  echo "$vendor/$file"
+}
+
+# Paho C: only the static libraries, with TLS (OpenSSL from this prefix); on Windows its sockets are
+# Winsock's (WSAPoll) and its threads Win32 threads, whatever the compiler's thread model.
+build_paho_c() {
+  built paho-c && return
+  built openssl || build_openssl
+  local tarball src
+  tarball=$(vendored paho.mqtt.c-1.3.12.tar.gz) || exit 1
+  src=$(unpack "$tarball" paho-c)
+  cmake_build paho-c "$src" "$src/_build" -DCMAKE_INSTALL_LIBDIR=lib -DOPENSSL_ROOT_DIR="$prefix" \
+    -DPAHO_WITH_SSL=TRUE -DPAHO_BUILD_STATIC=TRUE -DPAHO_BUILD_SHARED=FALSE -DPAHO_ENABLE_TESTING=FALSE \
+    -DPAHO_ENABLE_CPACK=FALSE -DPAHO_BUILD_SAMPLES=FALSE -DPAHO_BUILD_DOCUMENTATION=FALSE
+  logged paho-c cmake --install "$src/_build"
+  stamp paho-c
+}
+
+# Paho C++ on the asynchronous TLS library of Paho C (libpaho-mqtt3as-static.a), static. Its package
+# file names the target PahoMqttCpp::paho-mqttpp3-static (Linux: PahoMqttCpp::paho-mqttpp3).
+build_paho_cpp() {
+  built paho-cpp && return
+  built paho-c || build_paho_c
+  local tarball src
+  tarball=$(vendored paho.mqtt.cpp-1.2.0.tar.gz) || exit 1
+  src=$(unpack "$tarball" paho-cpp)
+  cmake_build paho-cpp "$src" "$src/_build" -DCMAKE_INSTALL_LIBDIR=lib -DOPENSSL_ROOT_DIR="$prefix" \
+    -DPAHO_WITH_SSL=TRUE -DPAHO_BUILD_STATIC=TRUE -DPAHO_BUILD_SHARED=FALSE -DPAHO_BUILD_SAMPLES=FALSE \
+    -DPAHO_BUILD_TESTS=FALSE -DPAHO_BUILD_DOCUMENTATION=FALSE
+  logged paho-cpp cmake --install "$src/_build"
+  stamp paho-cpp
+}
+
 # --- header-only libraries from the Debian packages ----------------------------------------------------
 # Symlinks to exactly these header trees, and small CMake package files that give the same target names
 # as on Linux.
@@ -197,7 +266,7 @@ build_headers() {
 }
 
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(headers openssl tpm2-tss fmt spdlog catch2)
+[ ${#targets[@]} -eq 0 ] && targets=(headers openssl tpm2-tss fmt spdlog catch2 paho-c paho-cpp)
 start=$(date +%s)
 for t in "${targets[@]}"; do
   case $t in
@@ -206,8 +275,10 @@ for t in "${targets[@]}"; do
     fmt) build_fmt ;;
     spdlog) build_spdlog ;;
     catch2) build_catch2 ;;
+    paho-c) build_paho_c ;;
+    paho-cpp) build_paho_cpp ;;
     headers) build_headers ;;
-    *) echo "build-deps: unknown dependency '$t' (openssl tpm2-tss fmt spdlog catch2 headers)" >&2; exit 2 ;;
+    *) echo "build-deps: unknown dependency '$t' (openssl tpm2-tss fmt spdlog catch2 paho-c paho-cpp headers)" >&2; exit 2 ;;
   esac
 done
 echo "build-deps: ${targets[*]} ready in $prefix ($(( $(date +%s) - start )) s)"

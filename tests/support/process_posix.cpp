@@ -26,6 +26,8 @@
 #include <system_error>
 #include <thread>
 
+#include "tests/support/programs.h"
+
 extern char** environ;
 
 namespace edgeprov::test {
@@ -53,6 +55,13 @@ ExitStatus decode(int raw) {
 
 Process::Process(ProcessOptions options) {
   if (options.argv.empty()) throw std::invalid_argument("Process: empty argv");
+  // Only what the set-up installs: a program installed by hand on this machine would be missing on a
+  // fresh one (and in CI).
+  const PackageList& packages = PackageList::load();
+  if (auto why = unlisted_program(options.argv, packages)) throw std::invalid_argument(*why);
+  std::string not_found;
+  if (const auto* entry = packages.provider(options.argv[0]))
+    not_found = " (" + options.argv[0] + " comes with the Debian package " + entry->package + ": run scripts/setup-debian.sh)";
   log_file_ = options.log_file.value_or(unique_temp_path("edgeprov-proc-").string() + ".log");
 
   std::vector<std::string> env_strings;
@@ -109,7 +118,9 @@ Process::Process(ProcessOptions options) {
       environ = envp.data();
       ::execvp(argv[0], argv.data());
     }
-    const std::string msg = "exec " + options.argv[0] + " failed: " + std::strerror(errno) + "\n";
+    const int error = errno;
+    const std::string msg = "exec " + options.argv[0] + " failed: " + std::strerror(error) +
+                            (error == ENOENT ? not_found : std::string()) + "\n";
     (void)!::write(STDERR_FILENO, msg.data(), msg.size());
     ::_exit(127);
   }

@@ -49,6 +49,43 @@ start_swtpm() {
   return 0
 }
 
+# start_emulator DIR ID_SCOPE HUB HTTPS_PORT MQTT_PORT ADMIN_PORT: the Linux dps-emulator (from
+# $linux_bin) on those loopback ports, its test CA in DIR/emulator/ca.pem and its log in
+# DIR/dps-emulator.log; waits up to 10 s for its three ports. Sets emulator_pid (the caller stops it).
+start_emulator() {
+  "$linux_bin/dps-emulator" --id-scope "$2" --hub "$3" --https "127.0.0.1:$4" --mqtt "127.0.0.1:$5" \
+    --admin "127.0.0.1:$6" --cert-dir "$1/emulator" >"$1/dps-emulator.log" 2>&1 &
+  emulator_pid=$!
+  for _ in $(seq 100); do tcp_open "$4" && tcp_open "$5" && tcp_open "$6" && return 0; sleep 0.1; done
+  return 0
+}
+
+# need_linux_bin PROGRAM...: the scenario fails at once, saying how to build them, unless the Linux
+# programs it drives are in $linux_bin (EDGEPROV_LINUX_BIN, default build/bin).
+linux_bin=${EDGEPROV_LINUX_BIN:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build/bin}
+need_linux_bin() {
+  local exe
+  for exe in "$@"; do
+    [ -x "$linux_bin/$exe" ] || { echo "  FAILED: the Linux $exe is not built ($linux_bin; cmake --build build --target $*)"; exit 1; }
+  done
+}
+
+# stop PID [SIGNAL]: SIGTERM (or SIGNAL: INT for edgeprovd.exe --console, as Ctrl+C), up to 20 s for the
+# process to end, then SIGKILL; reaps it.
+stop() {
+  kill -"${2:-TERM}" "$1" 2>/dev/null || return 0
+  for _ in $(seq 80); do kill -0 "$1" 2>/dev/null || break; sleep 0.25; done
+  kill -KILL "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+}
+
+json_field() {  # json_field JSON KEY.SUBKEY…: the value, "" for null or missing
+  python3 -c 'import json, sys
+v = json.loads(sys.argv[1])
+for k in sys.argv[2].split("."): v = v.get(k) if isinstance(v, dict) else None
+print("" if v is None else v)' "$1" "$2" 2>/dev/null
+}
+
 # interrupt PID: Ctrl+C (SIGINT) to a console program under Wine, as an operator stops edgeprovd.exe
 # --console; waits up to 10 s for it and sets rc to its exit code.
 interrupt() {

@@ -34,37 +34,52 @@ constexpr const char* device_key_b64 = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNk
 
 // ---- Credentials as the service provides them, reduced to what a test needs -----------------------------
 
-// The TPM through tpm::Worker: EK/SRK for the body, the challenge and hub blobs imported, HMACs signed in
-// the TPM. Results come back on `executor` (the Registration posts them onto its strand again).
+// The TPM through tpm::Worker, as the service's credential uses it: EK/SRK for the body, DPS keys loaded
+// as transient objects and persisted once assigned, HMACs signed in the TPM. Results come back on
+// `executor` (the Registration posts them onto its strand again). `after_load` runs once a key is loaded,
+// before the attempt hears of it.
 class TpmCredential final : public Credential {
  public:
   TpmCredential(tpm::Worker& worker, boost::asio::any_io_executor executor)
       : worker_(worker), executor_(std::move(executor)), keys_(worker.keys()) {}
 
   const tpm::PublicKeys& keys() const { return keys_; }
-  int imports = 0;
+  int loads = 0, persists = 0, releases = 0;
+  std::function<void()> after_load;
 
   AttestationMethod method() const override { return AttestationMethod::tpm; }
   std::optional<TpmKeys> tpm_keys() const override {
     return TpmKeys{keys_.endorsement_key, keys_.storage_root_key};
   }
-  void async_sign(std::string data, SignDone done) override {
-    worker_.async_sign(Bytes(data.begin(), data.end()), executor_, [done](tpm::Result<Sha256Digest> result) {
+  void async_sign(SigningKey key, std::string data, SignDone done) override {
+    tpm::SigningKey which = tpm::PersistedKey{};
+    if (const auto* attempt = std::get_if<AttemptKey>(&key)) which = tpm::TransientKey{attempt->id};
+    worker_.async_sign(which, Bytes(data.begin(), data.end()), executor_, [done](tpm::Result<Sha256Digest> result) {
       if (result) return done(result.value());
-      done(error_of(result.error()));
+      done(tpm_failure(result.error()));
     });
   }
-  void async_import(Bytes blob, ImportDone done) override {
-    ++imports;
-    worker_.async_import_auth_key(std::move(blob), executor_, [done](tpm::Result<tpm::ImportedKey> result) {
-      if (result) return done(std::nullopt);
-      done(error_of(result.error()));
+  void async_load_key(Bytes blob, LoadDone done) override {
+    ++loads;
+    worker_.async_load_key(std::move(blob), executor_, [this, done](tpm::Result<tpm::TransientKey> result) {
+      if (!result) return done(tpm_failure(result.error()));
+      if (after_load) std::exchange(after_load, nullptr)();
+      done(AttemptKey{result.value().id});
     });
+  }
+  void async_persist_key(AttemptKey key, PersistDone done) override {
+    ++persists;
+    worker_.async_persist_key(tpm::TransientKey{key.id}, executor_, [done](tpm::Result<tpm::ImportedKey> result) {
+      if (result) return done(std::nullopt);
+      done(tpm_failure(result.error()));
+    });
+  }
+  void release_key(AttemptKey key) override {
+    ++releases;
+    worker_.flush_key(tpm::TransientKey{key.id});
   }
 
  private:
-  static Error error_of(const tpm::Error& error) { return tpm_failure(error); }
-
   tpm::Worker& worker_;
   boost::asio::any_io_executor executor_;
   tpm::PublicKeys keys_;
@@ -79,10 +94,13 @@ class SymmetricKeyCredential final : public Credential {
   }
   AttestationMethod method() const override { return AttestationMethod::symmetric_key; }
   std::optional<TpmKeys> tpm_keys() const override { return std::nullopt; }
-  void async_sign(std::string data, SignDone done) override {
+  void async_sign(SigningKey key, std::string data, SignDone done) override {
+    CHECK(std::holds_alternative<DeviceKey>(key));
     done(hmac_sha256(key_, ByteView(reinterpret_cast<const std::uint8_t*>(data.data()), data.size())));
   }
-  void async_import(Bytes, ImportDone) override { FAIL("a symmetric key imports nothing"); }
+  void async_load_key(Bytes, LoadDone) override { FAIL("a symmetric key loads nothing"); }
+  void async_persist_key(AttemptKey, PersistDone) override { FAIL("a symmetric key persists nothing"); }
+  void release_key(AttemptKey) override { FAIL("a symmetric key releases nothing"); }
 
  private:
   Bytes key_;
@@ -92,8 +110,10 @@ class X509Credential final : public Credential {
  public:
   AttestationMethod method() const override { return AttestationMethod::x509; }
   std::optional<TpmKeys> tpm_keys() const override { return std::nullopt; }
-  void async_sign(std::string, SignDone) override { FAIL("X.509 signs nothing"); }
-  void async_import(Bytes, ImportDone) override { FAIL("X.509 imports nothing"); }
+  void async_sign(SigningKey, std::string, SignDone) override { FAIL("X.509 signs nothing"); }
+  void async_load_key(Bytes, LoadDone) override { FAIL("X.509 loads nothing"); }
+  void async_persist_key(AttemptKey, PersistDone) override { FAIL("X.509 persists nothing"); }
+  void release_key(AttemptKey) override { FAIL("X.509 releases nothing"); }
 };
 
 // ---- Transports against the emulator --------------------------------------------------------------------
@@ -231,7 +251,9 @@ TEST_CASE("a TPM device registers over HTTPS through the challenge, and its hub 
   CHECK(assigned.substatus == "initialAssignment");
   CHECK(result.trace.tpm_challenge);
   CHECK(result.trace.requests >= 3);  // unsigned PUT, signed PUT, at least one poll
-  CHECK(credential.imports == 2);     // the challenge key, then the hub key
+  CHECK(credential.loads == 2);     // the challenge key, then the hub key
+  CHECK(credential.persists == 1);  // the hub key, once assigned
+  CHECK(worker.info().transient_objects == 0);
   CHECK(transport->connections_opened() == 1);
 
   // A hub SAS signed in the TPM with the imported hub key: the emulator checks it against the key it issued.
@@ -241,11 +263,152 @@ TEST_CASE("a TPM device registers over HTTPS through the challenge, and its hub 
   hub.expiry_unix_seconds = expiry;
   hub.style = SasStyle::c_sdk_hub;
   const std::string to_sign = string_to_sign(encode_sr(hub.resource_uri, hub.style), expiry);
-  const Secret token = assemble_sas_token(hub, worker.sign(Bytes(to_sign.begin(), to_sign.end())));
+  const Secret token = assemble_sas_token(hub, worker.sign(tpm::PersistedKey{}, Bytes(to_sign.begin(), to_sign.end())));
   auto check = emulator.admin("POST", "/hubSasCheck", {{"token", token.reveal()}});
   INFO(check.body);
   CHECK(check.json()["valid"] == true);
   CHECK(check.json()["deviceId"] == id);
+}
+
+namespace {
+
+// A TPM device enrolled with the emulator, its credential and an HTTPS channel: what the tests of a TPM
+// key's lifecycle across attempts share.
+struct TpmDevice {
+  test::Swtpm swtpm;
+  tpm::Worker worker{options()};
+  test::Emulator emulator;
+  boost::asio::io_context io;
+  TpmCredential credential{worker, io.get_executor()};
+  std::string id = credential.keys().registration_id;
+  std::shared_ptr<HttpsTransport> transport;
+  std::unique_ptr<Channel> channel;
+
+  TpmDevice() {
+    REQUIRE(emulator
+                .admin("PUT", "/enrollments/" + id,
+                       {{"attestation",
+                         {{"type", "tpm"}, {"tpm", {{"endorsementKey", base64_encode(credential.keys().endorsement_key)}}}}}})
+                .status == 201);
+    transport = https_transport(io, emulator, trust(emulator));
+    channel = make_https_channel(transport, test::id_scope, id, "edgeprov-test/1.0");
+  }
+  tpm::Options options() const {
+    tpm::Options o;
+    o.tcti = swtpm.tcti();
+    return o;
+  }
+  Result register_once() { return ::register_once(io, *channel, credential, id); }
+  void fault(const json& fault) { REQUIRE(emulator.admin("POST", "/faults", fault).status == 201); }
+
+  // HMAC of a fixed text with the persisted key: equal before and after means the key was not replaced.
+  std::string persisted_signature() { return base64_encode(worker.sign(tpm::PersistedKey{}, to_bytes("probe"))); }
+  // Does the emulator accept a hub SAS for `assigned` signed with the persisted key?
+  bool hub_accepts_persisted_key(const Assigned& assigned) {
+    SasParams hub;
+    hub.resource_uri = hub_resource_uri(assigned.hub, assigned.device_id);
+    hub.expiry_unix_seconds = test::now_unix() + 3600;
+    hub.style = SasStyle::c_sdk_hub;
+    const std::string to_sign = string_to_sign(encode_sr(hub.resource_uri, hub.style), hub.expiry_unix_seconds);
+    const Secret token = assemble_sas_token(hub, worker.sign(tpm::PersistedKey{}, to_bytes(to_sign)));
+    auto check = emulator.admin("POST", "/hubSasCheck", {{"token", token.reveal()}});
+    INFO(check.body);
+    REQUIRE(check.status == 200);
+    return check.json()["valid"] == true;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a TPM attempt that fails after the challenge leaves the persisted hub key as it was and no transient key; the next one replaces it") {
+  TpmDevice d;
+  const Assigned first = d.register_once().assigned();
+  REQUIRE(d.hub_accepts_persisted_key(first));
+  const std::string before = d.persisted_signature();
+  REQUIRE(d.credential.loads == 2);
+
+  SECTION("a 503 on the signed PUT: DPS never started the registration") {
+    d.fault({{"type", "serviceUnavailable"}, {"skip", 1}, {"registrationId", d.id}});
+    const Error failure = d.register_once().failure();
+    INFO(failure.message);
+    CHECK(failure.http_status() == 503);
+    CHECK(failure.transient);
+    CHECK(d.credential.loads == 3);  // the challenge's key was loaded and used
+    CHECK(d.credential.persists == 1);
+    CHECK(d.persisted_signature() == before);
+    CHECK(d.hub_accepts_persisted_key(first));  // the hub still knows the key the device holds
+  }
+  SECTION("a 503 on the first status poll: DPS may finish an assignment the device never hears of") {
+    d.fault({{"type", "serviceUnavailable"}, {"skip", 2}, {"registrationId", d.id}});
+    const Error failure = d.register_once().failure();
+    CHECK(failure.http_status() == 503);
+    CHECK(failure.transient);
+    CHECK(d.credential.persists == 1);
+    CHECK(d.persisted_signature() == before);  // the device keeps its key; only an assigned reply replaces it
+    // The emulator, like DPS, assigned at the signed PUT and gave the hub a key the device never received:
+    // the next attempt, which the service's backoff starts by itself, brings the device up to date.
+    CHECK_FALSE(d.hub_accepts_persisted_key(first));
+  }
+  CHECK(d.credential.releases == 2);  // the first attempt's challenge key, then this one's
+  CHECK(d.worker.info().transient_objects == 0);
+
+  const Assigned next = d.register_once().assigned();
+  CHECK(d.persisted_signature() != before);
+  CHECK(d.hub_accepts_persisted_key(next));
+  CHECK(d.worker.info().transient_objects == 0);
+}
+
+TEST_CASE("a TPM reset between the challenge and the signed request fails the attempt as transient, and the next attempt gets a new challenge") {
+  TpmDevice d;
+  const Assigned first = d.register_once().assigned();
+  const std::string before = d.persisted_signature();
+
+  d.credential.after_load = [&] {
+    d.swtpm.kill();  // a power cycle of the TPM once the challenge's key is in it
+    d.swtpm.restart();
+  };
+  const Error failure = d.register_once().failure();
+  INFO(failure.message);
+  CHECK(failure.kind() == ErrorKind::tpm);
+  CHECK(failure.transient);
+  CHECK(std::get<tpm::Error>(failure.cause).kind() == tpm::ErrorKind::transient_key_lost);
+  CHECK(d.persisted_signature() == before);
+  CHECK(d.hub_accepts_persisted_key(first));
+
+  const Result again = d.register_once();
+  CHECK(again.trace.tpm_challenge);
+  CHECK(d.hub_accepts_persisted_key(again.assigned()));
+}
+
+TEST_CASE("a TPM attempt cancelled while it polls releases the challenge's key and persists nothing") {
+  TpmDevice d;
+  d.register_once().assigned();
+  const std::string before = d.persisted_signature();
+
+  RegistrationRequest request;
+  request.id_scope = test::id_scope;
+  request.registration_id = d.id;
+  std::shared_ptr<Registration> registration;
+  std::optional<RegistrationOutcome> outcome;
+  auto guard = boost::asio::make_work_guard(d.io);
+  // The first poll's wait is where the attempt is cancelled: after the challenge and the signed PUT.
+  registration = Registration::start(
+      d.io.get_executor(), *d.channel, d.credential, request,
+      [&](RegistrationOutcome o) {
+        outcome = std::move(o);
+        guard.reset();
+      },
+      {}, [&](std::chrono::seconds, std::function<void()>) { registration->cancel(); });
+  d.io.run_for(60s);
+  d.io.restart();
+  REQUIRE(outcome.has_value());
+  REQUIRE(std::holds_alternative<Error>(*outcome));
+  CHECK(std::get<TransportError>(std::get<Error>(*outcome).cause).kind == TransportErrorKind::closed);
+  CHECK(d.credential.loads == 3);
+  CHECK(d.credential.releases == 2);  // the first attempt's challenge key, then this one's
+  CHECK(d.credential.persists == 1);
+  CHECK(d.worker.info().transient_objects == 0);
+  CHECK(d.persisted_signature() == before);
 }
 
 TEST_CASE("a symmetric-key device with an individual enrollment registers over HTTPS and over MQTT") {

@@ -57,6 +57,21 @@ TEST_CASE("500 and 503 faults answer with DPS error bodies; 503 carries Retry-Af
   CHECK(r503.header("Retry-After") == "3");
 }
 
+TEST_CASE("a fault with skip lets that many matching requests through, then strikes") {
+  Fixture f;
+  f.fault({{"type", "serviceUnavailable"}, {"skip", 2}, {"registrationId", "fault-device"}});
+  CHECK(f.put("calm-device").status == 202);  // another device's requests are not counted
+  CHECK(f.put().status == 202);
+  CHECK(f.put().status == 202);
+  auto faults = f.emulator.admin("GET", "/faults").json();
+  REQUIRE(faults.size() == 1);
+  CHECK(faults[0]["skip"] == 0);
+  CHECK(faults[0]["fired"] == 0);
+  CHECK(f.put().status == 503);
+  CHECK(f.put().status == 202);  // count 1: used up
+  CHECK(f.emulator.admin("POST", "/faults", {{"type", "throttle"}, {"skip", -1}}).status == 400);
+}
+
 TEST_CASE("a fault for one registration id leaves other devices alone") {
   Fixture f;
   f.fault({{"type", "serverError"}, {"registrationId", "fault-device"}});

@@ -216,7 +216,7 @@ TEST_CASE("bad input gets the DPS reply or a closed connection and never stops t
 
   // Plain text and random bytes where TLS is expected.
   shell("printf 'GET / HTTP/1.1\\r\\n\\r\\n' | timeout 5 openssl s_client -quiet -connect 127.0.0.1:$PORT 2>/dev/null; "
-        "head -c 5000 /dev/urandom | timeout 5 nc -q 1 127.0.0.1 $PORT >/dev/null 2>&1; "
+        "head -c 5000 /dev/urandom | timeout 5 socat -t 1 - TCP:127.0.0.1:$PORT >/dev/null 2>&1; "
         "printf 'garbage\\r\\n\\r\\n' | timeout 5 openssl s_client -quiet -connect 127.0.0.1:$PORT >/dev/null 2>&1; true",
         {{"PORT", std::to_string(emulator.https_port())}});
   CHECK(emulator.running());

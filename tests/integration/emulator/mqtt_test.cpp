@@ -87,7 +87,7 @@ head -c 4096 /dev/urandom | timeout 5 openssl s_client -quiet -connect 127.0.0.1
 printf '\020\016\000\006MQIsdp\003\002\000\000\000\000' | timeout 5 openssl s_client -quiet -connect 127.0.0.1:$PORT >/dev/null 2>&1 || true
 printf '\020\014\000\004MQTT\004\002\000\000\000\000\360\000' | timeout 5 openssl s_client -quiet -connect 127.0.0.1:$PORT >/dev/null 2>&1 || true
 printf '\020\377\377\377\377\377' | timeout 5 openssl s_client -quiet -connect 127.0.0.1:$PORT >/dev/null 2>&1 || true
-head -c 3000 /dev/urandom | timeout 5 nc -q 1 127.0.0.1 $PORT >/dev/null 2>&1 || true
+head -c 3000 /dev/urandom | timeout 5 socat -t 1 - TCP:127.0.0.1:$PORT >/dev/null 2>&1 || true
 )",
         {{"PORT", std::to_string(emulator.mqtt_port())}});
   CHECK(emulator.running());

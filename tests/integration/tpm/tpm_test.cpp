@@ -196,12 +196,129 @@ TEST_CASE("an imported DPS key signs exactly like OpenSSL's HMAC-SHA-256 with th
   CHECK(imported.handle == 0x81000100);
   CHECK_FALSE(imported.replaced);
   CHECK(device.auth_key_present());
-  CHECK(hex_encode(device.sign(as_bytes(short_data))) == openssl_hmac(blob.hmac_key, dir / "short"));
-  CHECK(hex_encode(device.sign(as_bytes(long_data))) == openssl_hmac(blob.hmac_key, dir / "long"));
+  CHECK(hex_encode(device.sign(tpm::PersistedKey{}, as_bytes(short_data))) == openssl_hmac(blob.hmac_key, dir / "short"));
+  CHECK(hex_encode(device.sign(tpm::PersistedKey{}, as_bytes(long_data))) == openssl_hmac(blob.hmac_key, dir / "long"));
 
   // The second blob (the hub key) replaces the first.
   CHECK(device.import_auth_key(second.blob).replaced);
-  CHECK(hex_encode(device.sign(as_bytes(short_data))) == openssl_hmac(second.hmac_key, dir / "short"));
+  CHECK(hex_encode(device.sign(tpm::PersistedKey{}, as_bytes(short_data))) == openssl_hmac(second.hmac_key, dir / "short"));
+}
+
+// Expects `f` to throw a tpm::Error of `kind`; returns it.
+template <typename F>
+tpm::Error fails_with(tpm::ErrorKind kind, F&& f) {
+  try {
+    f();
+  } catch (const tpm::Error& e) {
+    INFO(e.what());
+    CHECK(e.kind() == kind);
+    return e;
+  }
+  FAIL("no tpm::Error of kind " << tpm::to_string(kind));
+  throw std::logic_error("unreachable");
+}
+
+TEST_CASE("a loaded key signs with its own key while the persisted one keeps signing, until persist_key replaces it") {
+  test::Swtpm swtpm;
+  test::TempDir dir;
+  const auto keys = provision_keys(swtpm, dir);
+  const auto hub = test::build_dps_blob(keys.ek, keys.srk, dir.path());
+  const auto challenge = test::build_dps_blob(keys.ek, keys.srk, dir.path());
+  const auto next = test::build_dps_blob(keys.ek, keys.srk, dir.path());
+  test::write_file(dir / "data", "hello");
+  const auto hmac_of = [&](const test::DpsBlob& blob) { return openssl_hmac(blob.hmac_key, dir / "data"); };
+  const tpm::PersistedKey persisted;
+
+  tpm::Device device(options_for(swtpm));
+  device.import_auth_key(hub.blob);  // the hub key of an earlier assignment
+  const auto loaded = device.load_key(challenge.blob);
+  CHECK(hex_encode(device.sign(loaded, as_bytes("hello"))) == hmac_of(challenge));
+  CHECK(hex_encode(device.sign(persisted, as_bytes("hello"))) == hmac_of(hub));
+  CHECK(device.info().transient_objects == 1);
+  CHECK(device.info().persistent_handles.size() == 3);  // EK, SRK, the hub key: loading persisted nothing
+
+  const auto replaced = device.persist_key(loaded);
+  CHECK(replaced.replaced);
+  CHECK(replaced.handle == 0x81000100);
+  CHECK(hex_encode(device.sign(persisted, as_bytes("hello"))) == hmac_of(challenge));
+  CHECK(device.info().transient_objects == 0);
+  fails_with(tpm::ErrorKind::transient_key_lost, [&] { device.sign(loaded, as_bytes("hello")); });
+
+  // One transient key at a time: loading another flushes the first.
+  const auto first = device.load_key(hub.blob);
+  const auto second = device.load_key(next.blob);
+  CHECK_FALSE(first == second);
+  CHECK(device.info().transient_objects == 1);
+  fails_with(tpm::ErrorKind::transient_key_lost, [&] { device.sign(first, as_bytes("hello")); });
+  CHECK(hex_encode(device.sign(second, as_bytes("hello"))) == hmac_of(next));
+  device.flush_key(first);  // no longer loaded: nothing happens
+  CHECK(device.info().transient_objects == 1);
+  device.flush_key(second);
+  CHECK(device.info().transient_objects == 0);
+  const auto gone = fails_with(tpm::ErrorKind::transient_key_lost, [&] { device.persist_key(second); });
+  CHECK_THAT(std::string(gone.what()), ContainsSubstring("next registration attempt"));
+  CHECK(hex_encode(device.sign(persisted, as_bytes("hello"))) == hmac_of(challenge));
+}
+
+TEST_CASE("a connection closed with a key loaded leaves no transient object in a TPM without a resource manager") {
+  test::Swtpm swtpm;
+  test::TempDir dir;
+  const auto keys = provision_keys(swtpm, dir);
+  const auto blob = test::build_dps_blob(keys.ek, keys.srk, dir.path());
+  {
+    tpm::Device device(options_for(swtpm));
+    device.load_key(blob.blob);
+    CHECK(device.info().transient_objects == 1);
+  }
+  const auto out = must(swtpm.tpm2({"tpm2_getcap", "handles-transient"}), "tpm2_getcap handles-transient");
+  INFO(out);
+  CHECK(out.find("0x") == std::string::npos);
+  const auto persistent = must(swtpm.tpm2({"tpm2_getcap", "handles-persistent"}), "tpm2_getcap handles-persistent");
+  CHECK_THAT(persistent, !ContainsSubstring("0x81000100"));
+}
+
+TEST_CASE("a TPM power loss after the challenge key was loaded loses that key (a transient error) and leaves the persisted hub key untouched") {
+  test::Swtpm swtpm;
+  test::TempDir dir;
+  const auto keys = provision_keys(swtpm, dir);
+  const auto hub = test::build_dps_blob(keys.ek, keys.srk, dir.path());
+  const auto challenge = test::build_dps_blob(keys.ek, keys.srk, dir.path());
+  test::write_file(dir / "data", "hello");
+  const tpm::PersistedKey persisted;
+
+  tpm::Worker worker(options_for(swtpm));
+  worker.persist_key(worker.load_key(hub.blob));  // the hub key of the assignment served
+  const auto loaded = worker.load_key(challenge.blob);
+  CHECK(hex_encode(worker.sign(loaded, to_bytes("hello"))) == openssl_hmac(challenge.hmac_key, dir / "data"));
+
+  SECTION("the TPM is back before the next call: the connection carries on, the TPM no longer has the key") {
+    swtpm.kill();
+    swtpm.restart();
+    const auto lost = fails_with(tpm::ErrorKind::transient_key_lost, [&] { worker.sign(loaded, to_bytes("hello")); });
+    CHECK(lost.command() == "sign with the DPS key of this attempt");
+    CHECK(tpm::is_unloaded_reference(lost.rc()));  // what the TPM said
+    CHECK(worker.snapshot().connects == 1);
+  }
+  SECTION("a call while the TPM is away: the connection is replaced, and the new one never had the key") {
+    swtpm.kill();
+    fails_with(tpm::ErrorKind::connection, [&] { worker.sign(loaded, to_bytes("hello")); });
+    CHECK_FALSE(worker.snapshot().available);
+    swtpm.restart();
+    fails_with(tpm::ErrorKind::transient_key_lost, [&] { worker.sign(loaded, to_bytes("hello")); });
+    CHECK(worker.snapshot().connects >= 2);
+  }
+  CHECK(tpm::passes_by_waiting(tpm::ErrorKind::transient_key_lost));  // so the attempt fails as transient
+  CHECK(worker.snapshot().available);  // the TPM itself answers
+  // Persisting the lost key is refused before the old key is touched.
+  fails_with(tpm::ErrorKind::transient_key_lost, [&] { worker.persist_key(loaded); });
+  CHECK(hex_encode(worker.sign(persisted, to_bytes("hello"))) == openssl_hmac(hub.hmac_key, dir / "data"));
+
+  // The next attempt's challenge loads and signs.
+  const auto again = worker.load_key(challenge.blob);
+  CHECK(hex_encode(worker.sign(again, to_bytes("hello"))) == openssl_hmac(challenge.hmac_key, dir / "data"));
+  CHECK(worker.info().transient_objects == 1);
+  worker.flush_key(again);
+  CHECK(worker.info().transient_objects == 0);  // calls run in order: the flush came first
 }
 
 TEST_CASE("each of the five blob parts flipped or truncated gives an error naming the part, and the previous key keeps signing") {
@@ -227,7 +344,7 @@ TEST_CASE("each of the five blob parts flipped or truncated gives an error namin
         CHECK(e.kind() == tpm::ErrorKind::bad_blob);
         CHECK_THAT(std::string(e.what()), ContainsSubstring(names[part]));
       }
-      CHECK(hex_encode(device.sign(as_bytes("hello"))) == expected);
+      CHECK(hex_encode(device.sign(tpm::PersistedKey{}, as_bytes("hello"))) == expected);
     }
   }
   // A blob cut short names the part where it ends.
@@ -313,7 +430,7 @@ TEST_CASE("hierarchy passwords set with tpm2_changeauth work when configured and
     {
       tpm::Device device(options);
       device.import_auth_key(blob.blob);
-      CHECK(hex_encode(device.sign(as_bytes("hello"))) == openssl_hmac(blob.hmac_key, dir / "data"));
+      CHECK(hex_encode(device.sign(tpm::PersistedKey{}, as_bytes("hello"))) == openssl_hmac(blob.hmac_key, dir / "data"));
     }
     options.endorsement_auth = Secret("not-it");
     tpm::Device device(options);
@@ -324,7 +441,7 @@ TEST_CASE("hierarchy passwords set with tpm2_changeauth work when configured and
       CHECK(e.command() == "PolicySecret");
       CHECK_THAT(std::string(e.what()), ContainsSubstring("[tpm.hierarchy_authorization] endorsement"));
     }
-    CHECK(hex_encode(device.sign(as_bytes("hello"))) == openssl_hmac(blob.hmac_key, dir / "data"));
+    CHECK(hex_encode(device.sign(tpm::PersistedKey{}, as_bytes("hello"))) == openssl_hmac(blob.hmac_key, dir / "data"));
   }
 }
 
@@ -382,7 +499,7 @@ TEST_CASE("asynchronous calls run on the TPM thread and their results are posted
     keys_thread = std::this_thread::get_id();
     keys.emplace(std::move(r));
   });
-  worker.async_sign(to_bytes("x"), io.get_executor(), [&](tpm::Result<Sha256Digest> r) {
+  worker.async_sign(tpm::PersistedKey{}, to_bytes("x"), io.get_executor(), [&](tpm::Result<Sha256Digest> r) {
     sign_thread = std::this_thread::get_id();
     signature.emplace(std::move(r));
     work.reset();  // the keys' handler ran before: handlers come back in order
@@ -408,7 +525,7 @@ TEST_CASE("a burst of 200 cached-description requests costs the TPM one describe
   const auto keys = provision_keys(swtpm, dir);
   const auto blob = test::build_dps_blob(keys.ek, keys.srk, dir.path());
   tpm::Worker worker(options_for(swtpm));
-  worker.import_auth_key(blob.blob);
+  worker.persist_key(worker.load_key(blob.blob));
 
   boost::asio::io_context io;
   auto work = boost::asio::make_work_guard(io);
@@ -421,7 +538,7 @@ TEST_CASE("a burst of 200 cached-description requests costs the TPM one describe
       described.push_back(std::move(d));
     });
   }
-  worker.async_sign(to_bytes("hello"), io.get_executor(), [&](tpm::Result<Sha256Digest> mac) {
+  worker.async_sign(tpm::PersistedKey{}, to_bytes("hello"), io.get_executor(), [&](tpm::Result<Sha256Digest> mac) {
     completed.push_back("sign");
     signature.emplace(std::move(mac));
   });
@@ -450,7 +567,7 @@ TEST_CASE("a burst of 200 cached-description requests costs the TPM one describe
   }
   REQUIRE(again);
   CHECK(again->value().read_at == described.front().value().read_at);
-  worker.import_auth_key(test::build_dps_blob(keys.ek, keys.srk, dir.path()).blob);  // changes the TPM
+  worker.persist_key(worker.load_key(test::build_dps_blob(keys.ek, keys.srk, dir.path()).blob));  // changes the TPM
   std::optional<tpm::Result<tpm::Description>> after_import;
   worker.async_cached_description(io.get_executor(),
                                   [&](tpm::Result<tpm::Description> d) { after_import.emplace(std::move(d)); });
@@ -582,7 +699,7 @@ TEST_CASE("a TPM in dictionary-attack lockout is reported as such, with the way 
   CHECK(info.max_auth_fail == 2);
   CHECK(info.lockout_recovery == 600);
   try {
-    device.sign(as_bytes("hello"));
+    device.sign(tpm::PersistedKey{}, as_bytes("hello"));
     FAIL("signed while the TPM is in lockout");
   } catch (const tpm::Error& e) {
     INFO(e.what());

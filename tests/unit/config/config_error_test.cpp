@@ -166,17 +166,10 @@ TEST_CASE("TPM attestation over MQTT is refused: DPS accepts TPM attestation ove
               "DPS accepts TPM attestation over HTTPS only", "set transport = \"https\"");
 }
 
-TEST_CASE("symmetric key attestation over MQTT loads where MQTT is built in, and is refused with the way out where not") {
-  // Windows builds have no Paho MQTT (docs/building.md): the configuration says so at load, not at the
-  // first registration.
+TEST_CASE("symmetric key attestation over MQTT loads") {
   const std::string text = symmetric("symmetric_key = { value = \"c2VjcmV0LWtleQ==\" }\n") +
-                           "[edgeprov.dps]\ntransport = \"mqtt\"\n";  // transport on line 10
-  if (EDGEPROV_WITH_MQTT) {
-    CHECK(parse(text, "mqtt.toml").dps.transport == Transport::mqtt);
-  } else {
-    check_error(error_of(text), 10, "edgeprov.dps.transport",
-                "DPS over MQTT is not available in this build: use transport = \"https\"", "under [edgeprov.dps]");
-  }
+                           "[edgeprov.dps]\ntransport = \"mqtt\"\n";
+  CHECK(parse(text, "mqtt.toml").dps.transport == Transport::mqtt);
 }
 
 TEST_CASE("an unknown transport is rejected") {

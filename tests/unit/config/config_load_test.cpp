@@ -1,6 +1,5 @@
 // Golden configurations: aziot's DPS layouts as IoT Edge writes them, other daemons' keys included.
 #include <catch2/catch_test_macros.hpp>
-#include <catch2/matchers/catch_matchers_string.hpp>
 
 #include <fmt/format.h>
 
@@ -14,16 +13,6 @@ using namespace edgeprov::config;
 namespace {
 std::filesystem::path golden(const std::string& name) {
   return edgeprov::test::source_dir() / "tests/unit/config/golden" / name;
-}
-
-// Whether this build has DPS over MQTT (without it, transport = "mqtt" is rejected at load).
-constexpr bool mqtt_built = EDGEPROV_WITH_MQTT != 0;
-const std::string mqtt_unavailable = "DPS over MQTT is not available in this build: use transport = \"https\"";
-
-std::string replace_all(std::string text, const std::string& from, const std::string& to) {
-  for (auto at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size()))
-    text.replace(at, from.size(), to);
-  return text;
 }
 }  // namespace
 
@@ -83,10 +72,8 @@ TEST_CASE("aziot's dps-x509 layout loads the certificate and key references") {
 }
 
 TEST_CASE("every edgeprov key is read from its [edgeprov.*] table") {
-  // The golden file's paths in this platform's absolute form; a build without MQTT reads it over HTTPS.
-  std::string text = test::with_native_paths(test::read_file(golden("edgeprov-full.toml")));
-  if (!mqtt_built) text = replace_all(text, "transport = \"mqtt\"", "transport = \"https\"");
-  const Config c = parse(text, "edgeprov-full.toml");
+  // The golden file's paths in this platform's absolute form.
+  const Config c = parse(test::with_native_paths(test::read_file(golden("edgeprov-full.toml"))), "edgeprov-full.toml");
   CHECK(c.provisioning.global_endpoint == "https://127.0.0.1:8443/");
   CHECK(c.provisioning.attestation.symmetric_key_uri == "file:///etc/edgeprov/device-id.key");
   CHECK_FALSE(c.provisioning.attestation.symmetric_key_value);
@@ -94,7 +81,7 @@ TEST_CASE("every edgeprov key is read from its [edgeprov.*] table") {
   CHECK(c.tpm.auth_key_index == 0x200);  // aziot's documented quoted-hex form
   CHECK(c.cloud_timeout == std::chrono::seconds(90));
   CHECK(c.cloud_retries == 2);
-  CHECK(c.dps.transport == (mqtt_built ? Transport::mqtt : Transport::https));
+  CHECK(c.dps.transport == Transport::mqtt);
   CHECK(c.dps.trusted_ca == "file:///etc/edgeprov/emulator-ca.pem");
   CHECK(c.dps.proxy == "http://proxy.example:3128");
   CHECK(c.ipc.endpoint == test::absolute_path("/tmp/edgeprov-test.sock"));
@@ -145,8 +132,7 @@ method = "tpm"
 }
 
 TEST_CASE("a group key and the emulator's MQTT port are read from [edgeprov.dps]") {
-  // A build without MQTT (Windows) reads mqtt_port all the same; it refuses only transport = "mqtt".
-  const std::string text = replace_all(R"(
+  const Config c = parse(R"(
 [provisioning]
 source = "dps"
 id_scope = "0ne00000000"
@@ -158,9 +144,9 @@ symmetric_key = { value = "c2VjcmV0LWtleQ==" }
 transport = "mqtt"
 mqtt_port = 18883
 symmetric_key_source = "group"
-)", "transport = \"mqtt\"", mqtt_built ? "transport = \"mqtt\"" : "transport = \"https\"");
-  const Config c = parse(text, "group.toml");
-  CHECK(c.dps.transport == (mqtt_built ? Transport::mqtt : Transport::https));
+)",
+                         "group.toml");
+  CHECK(c.dps.transport == Transport::mqtt);
   CHECK(c.dps.mqtt_port == 18883);
   CHECK(c.dps.symmetric_key_source == SymmetricKeySource::group);
 }
@@ -238,12 +224,7 @@ TEST_CASE("every TOML example in docs/configuration.md loads") {
     REQUIRE(end != std::string::npos);
     const std::string example = doc.substr(at, end - at);
     INFO(example);
-    const std::string native = test::with_native_paths(example);
-    if (mqtt_built || native.find("transport = \"mqtt\"") == std::string::npos) {
-      CHECK_NOTHROW(parse(native, "docs/configuration.md"));
-    } else {
-      CHECK_THROWS_WITH(parse(native, "docs/configuration.md"), Catch::Matchers::ContainsSubstring(mqtt_unavailable));
-    }
+    CHECK_NOTHROW(parse(test::with_native_paths(example), "docs/configuration.md"));
     ++examples;
   }
   CHECK(examples == 2);

@@ -20,9 +20,6 @@ namespace {
 const std::string example_key =
     "YXppb3QtaWRlbnRpdHktc2VydmljZXxhemlvdC1pZGVudGl0eS1zZXJ2aWNlfGF6aW90LWlkZW50aXR5LXNlcg==";
 
-// Whether this build has DPS over MQTT (without it, transport = "mqtt" is rejected at load).
-constexpr bool mqtt_built = EDGEPROV_WITH_MQTT != 0;
-
 // The access write_file_atomically gave `file`, where the OS keeps it (Wine keeps no file ACLs: there
 // the check is reported as not made).
 void check_access(const fs::path& file, FileAccess access) {
@@ -79,12 +76,11 @@ TEST_CASE("the MQTT port and the reprovisioning mode given to init load back") {
   o.registration_id = "sensor-17";
   o.attestation = AttestationMethod::symmetric_key;
   o.symmetric_key = Secret(example_key);
-  // A build without MQTT (Windows) writes and reads mqtt_port all the same; it refuses only transport = "mqtt".
-  o.transport = mqtt_built ? Transport::mqtt : Transport::https;
+  o.transport = Transport::mqtt;
   o.mqtt_port = 18883;
   o.reprovisioning_mode = ReprovisioningMode::always_on_startup;
   const Config c = write_config(dir / "config.toml", o, false);
-  CHECK(c.dps.transport == (mqtt_built ? Transport::mqtt : Transport::https));
+  CHECK(c.dps.transport == Transport::mqtt);
   CHECK(c.dps.mqtt_port == 18883);
   CHECK(c.auto_reprovisioning_mode == ReprovisioningMode::always_on_startup);
 }
@@ -96,7 +92,7 @@ TEST_CASE("a symmetric-key config is written readable by its owner only and keep
   o.attestation = AttestationMethod::symmetric_key;
   o.registration_id = "edge-01";
   o.symmetric_key = Secret{example_key};
-  o.transport = mqtt_built ? Transport::mqtt : Transport::https;
+  o.transport = Transport::mqtt;
   o.global_endpoint = "https://127.0.0.1:8443/";
   o.trusted_ca = (dir / "ca.pem").string();
   const fs::path file = dir / "config.toml";
@@ -107,7 +103,7 @@ TEST_CASE("a symmetric-key config is written readable by its owner only and keep
   CHECK(c.provisioning.attestation.registration_id == "edge-01");
   REQUIRE(c.provisioning.attestation.symmetric_key_value);
   CHECK(c.provisioning.attestation.symmetric_key_value->reveal() == example_key);
-  CHECK(c.dps.transport == o.transport);
+  CHECK(c.dps.transport == Transport::mqtt);
   CHECK(c.provisioning.global_endpoint == "https://127.0.0.1:8443/");
   REQUIRE(c.dps.trusted_ca);
   CHECK(*c.dps.trusted_ca == file_uri(dir / "ca.pem"));

@@ -3,9 +3,11 @@
 // how every kind of failure reaches the outcome.
 #include <catch2/catch_test_macros.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <deque>
 #include <optional>
+#include <set>
 #include <string>
 #include <variant>
 #include <vector>
@@ -74,37 +76,93 @@ class FakeChannel final : public Channel {
   Transport transport_;
 };
 
-// A software stand-in for the TPM or the symmetric key: signs with `key`, records the blobs it imports.
+// A software stand-in for the TPM or the symmetric key. It keeps what the TPM would: the device key
+// (persisted; the symmetric key), and the keys loaded for the attempt, each an HMAC key derived from its
+// blob. A journal records every key operation in order: "load 1", "sign 1", "sign device", "persist 1",
+// "release 1" (numbers are AttemptKey ids).
 class FakeCredential final : public Credential {
  public:
   explicit FakeCredential(AttestationMethod method) : method_(method) {}
 
-  Bytes key = Bytes(32, 0x42);
-  std::vector<Bytes> imported;
+  // The HMAC key a blob stands for: what the TPM holds once the blob is loaded.
+  static Bytes key_of(const Bytes& blob) {
+    const auto digest = sha256(blob);
+    return Bytes(digest.begin(), digest.end());
+  }
+
+  Bytes device_key = Bytes(32, 0x42);  // the persisted key (TPM) or the symmetric key
+  std::vector<Bytes> loaded;           // blobs, in order; the i-th has id i + 1
+  std::vector<std::string> journal;
   std::vector<std::string> signed_data;
-  std::optional<Error> import_error;  // for the import at index fail_import_at
-  std::size_t fail_import_at = 0;
+  std::set<std::uint64_t> live;        // loaded, neither persisted nor released (nor lost)
+  std::optional<Error> load_error;     // for the load at index fail_load_at
+  std::size_t fail_load_at = 0;
+  std::optional<Error> persist_error;
   std::optional<Error> sign_error;
+  bool hold_loads = false;             // keep the next load's completion until complete_held_load()
+  std::optional<std::pair<AttemptKey, LoadDone>> held_load;
+
+  // The connection to the TPM was reset: every loaded key is gone.
+  void lose_keys() { live.clear(); }
+  void complete_held_load() {
+    REQUIRE(held_load.has_value());
+    auto [key, done] = std::move(*held_load);
+    held_load.reset();
+    done(key);
+  }
 
   AttestationMethod method() const override { return method_; }
   std::optional<TpmKeys> tpm_keys() const override {
     if (method_ != AttestationMethod::tpm) return std::nullopt;
     return TpmKeys{Bytes{0x01, 0x3a, 0xee}, Bytes{0x01, 0x1a, 0x55}};
   }
-  void async_sign(std::string data, SignDone done) override {
+  void async_sign(SigningKey key, std::string data, SignDone done) override {
     signed_data.push_back(data);
     if (sign_error) return done(*sign_error);
-    done(hmac_sha256(key, ByteView(reinterpret_cast<const std::uint8_t*>(data.data()), data.size())));
+    Bytes hmac_key = device_key;
+    if (const auto* attempt = std::get_if<AttemptKey>(&key)) {
+      journal.push_back("sign " + std::to_string(attempt->id));
+      if (!live.contains(attempt->id)) return done(lost("HMAC"));
+      hmac_key = key_of(loaded.at(attempt->id - 1));
+    } else {
+      journal.push_back("sign device");
+    }
+    done(hmac_sha256(hmac_key, ByteView(reinterpret_cast<const std::uint8_t*>(data.data()), data.size())));
   }
-  void async_import(Bytes blob, ImportDone done) override {
-    imported.push_back(std::move(blob));
-    if (import_error && imported.size() == fail_import_at + 1) return done(*import_error);
+  void async_load_key(Bytes blob, LoadDone done) override {
+    loaded.push_back(std::move(blob));
+    const AttemptKey key{loaded.size()};
+    journal.push_back("load " + std::to_string(key.id));
+    if (load_error && loaded.size() == fail_load_at + 1) return done(*load_error);
+    live.insert(key.id);
+    if (hold_loads) {
+      held_load.emplace(key, std::move(done));
+      return;
+    }
+    done(key);
+  }
+  void async_persist_key(AttemptKey key, PersistDone done) override {
+    journal.push_back("persist " + std::to_string(key.id));
+    if (!live.contains(key.id)) return done(lost("EvictControl"));
+    live.erase(key.id);  // flushed on every path, as the TPM does
+    if (persist_error) return done(*persist_error);
+    device_key = key_of(loaded.at(key.id - 1));
     done(std::nullopt);
+  }
+  void release_key(AttemptKey key) override {
+    journal.push_back("release " + std::to_string(key.id));
+    live.erase(key.id);
   }
 
  private:
+  static Error lost(const char* command) {
+    return tpm_failure(tpm::Error(tpm::ErrorKind::transient_key_lost, command, 0, "the DPS key is no longer loaded",
+                                  "nothing to do"));
+  }
   AttestationMethod method_;
 };
+
+using Journal = std::vector<std::string>;
 
 ChannelReply reply(int status, const json& body, std::string retry_after = "") {
   return ChannelReply{status, std::move(retry_after), "application/json", body.dump()};
@@ -146,6 +204,7 @@ struct Harness {
   std::vector<std::chrono::seconds> waits;
   std::vector<RegistrationOutcome> outcomes;
   std::shared_ptr<Registration> registration;
+  std::function<void()> on_wait;  // runs in each poll wait, before the poll
 
   explicit Harness(AttestationMethod method, Transport transport = Transport::https)
       : channel(transport), credential(method) {
@@ -159,6 +218,7 @@ struct Harness {
       wait = [this](std::chrono::seconds delay, std::function<void()> resume) {
         waits.push_back(delay);
         now += delay;
+        if (on_wait) on_wait();
         resume();
       };
     }
@@ -206,7 +266,7 @@ const Error& fails_with(Harness& h, ChannelReply answer) {
 
 }  // namespace
 
-TEST_CASE("a TPM device answers the challenge, is assigned after polling and imports the hub key") {
+TEST_CASE("a TPM device answers the challenge with a transient key, is assigned after polling and only then persists the hub key") {
   Harness h(AttestationMethod::tpm);
   const Bytes challenge_blob{1, 2, 3, 4};
   const Bytes hub_blob{9, 8, 7};
@@ -236,24 +296,32 @@ TEST_CASE("a TPM device answers the challenge, is assigned after polling and imp
     CHECK(body["tpm"]["endorsementKey"] == base64_encode(Bytes{0x01, 0x3a, 0xee}));
     CHECK(body["tpm"]["storageRootKey"] == base64_encode(Bytes{0x01, 0x1a, 0x55}));
   }
-  // No SAS before the challenge; afterwards one token, signed with the imported key, named by keyName.
+  // No SAS before the challenge; afterwards one token, signed with the challenge's key (not the persisted
+  // one), named by keyName.
   CHECK_FALSE(first.sas.has_value());
   const SasToken token = parse_token(second.sas);
   CHECK(token.key_name == "registration-key");
   CHECK(token.resource_uri == "0ne00ABC123/registrations/device-001");
   CHECK(token.sr == "0ne00ABC123%2fregistrations%2fdevice-001");
   CHECK(token.expiry_unix_seconds == 1'800'000'000 + 2400);
-  CHECK(verify_sas_token(token, "0ne00ABC123/registrations/device-001", h.credential.key,
-                         SystemTime(std::chrono::seconds(1'800'000'000))) == SasVerdict::valid);
+  const SystemTime at(std::chrono::seconds(1'800'000'000));
+  CHECK(verify_sas_token(token, "0ne00ABC123/registrations/device-001", FakeCredential::key_of(challenge_blob), at) ==
+        SasVerdict::valid);
+  CHECK(verify_sas_token(token, "0ne00ABC123/registrations/device-001", Bytes(32, 0x42), at) ==
+        SasVerdict::bad_signature);
   CHECK(h.channel.sent[2].sas == second.sas);
   CHECK(h.channel.sent[3].sas == second.sas);
   REQUIRE(h.credential.signed_data.size() == 1);
   CHECK(h.credential.signed_data[0] == "0ne00ABC123%2fregistrations%2fdevice-001\n1800002400");
 
-  // The challenge's blob, then the hub key, in that order.
-  REQUIRE(h.credential.imported.size() == 2);
-  CHECK(h.credential.imported[0] == challenge_blob);
-  CHECK(h.credential.imported[1] == hub_blob);
+  // The challenge's key is loaded and signs; only the assignment persists a key, the hub key DPS sent, and
+  // the challenge's key is released before the hub key is loaded. Nothing stays loaded.
+  REQUIRE(h.credential.loaded.size() == 2);
+  CHECK(h.credential.loaded[0] == challenge_blob);
+  CHECK(h.credential.loaded[1] == hub_blob);
+  CHECK(h.credential.journal == Journal{"load 1", "sign 1", "release 1", "load 2", "persist 2"});
+  CHECK(h.credential.device_key == FakeCredential::key_of(hub_blob));
+  CHECK(h.credential.live.empty());
 
   // Retry-After: 3 on the register reply; none on the poll reply, so the 2 s default.
   CHECK(h.waits == std::vector<std::chrono::seconds>{3s, 2s});
@@ -265,13 +333,15 @@ TEST_CASE("a TPM device answers the challenge, is assigned after polling and imp
   CHECK(trace.tpm_challenge);
 }
 
-TEST_CASE("a TPM assignment without a hub key keeps the challenge key and imports nothing more") {
+TEST_CASE("a TPM assignment without a hub key persists the challenge's key, which then is the hub key") {
   Harness h(AttestationMethod::tpm);
   h.channel.replies = {challenge({1, 2}), assigning("op-1"), assigned("op-1")};
   h.start();
   h.run();
   CHECK(h.success().device_id == "edge-01");
-  CHECK(h.credential.imported.size() == 1);
+  CHECK(h.credential.journal == Journal{"load 1", "sign 1", "persist 1"});
+  CHECK(h.credential.device_key == FakeCredential::key_of({1, 2}));
+  CHECK(h.credential.live.empty());
 }
 
 TEST_CASE("a symmetric-key device signs its first request with skn=registration and reuses the token") {
@@ -288,7 +358,8 @@ TEST_CASE("a symmetric-key device signs its first request with skn=registration 
   const json body = json::parse(h.channel.sent[0].body);
   CHECK_FALSE(body.contains("tpm"));
   CHECK(body["payload"]["modelId"] == "dtmi:x;1");
-  CHECK(h.credential.imported.empty());  // only the TPM imports keys
+  CHECK(h.credential.loaded.empty());  // only the TPM loads keys
+  CHECK(h.credential.journal == Journal{"sign device"});
   CHECK(h.waits == std::vector<std::chrono::seconds>{1s});
   CHECK_FALSE(h.registration->trace().tpm_challenge);
 }
@@ -376,7 +447,7 @@ TEST_CASE("a 401 without a challenge to the TPM's first request is terminal") {
   const auto& failure = fails_with(h, reply(401, {{"errorCode", 401002}, {"message", "EK mismatch"}}));
   CHECK(rejection(failure).cause == RejectionCause::unauthorized);
   CHECK_FALSE(failure.transient);
-  CHECK(h.credential.imported.empty());
+  CHECK(h.credential.loaded.empty());
 }
 
 TEST_CASE("a 404 (no enrollment) is terminal") {
@@ -455,9 +526,9 @@ TEST_CASE("a timeout while polling is a transient network failure") {
   CHECK(failure.transient);
 }
 
-TEST_CASE("a TPM that fails to import the challenge blob is a tpm failure with its data") {
+TEST_CASE("a TPM that fails to load the challenge blob is a tpm failure with its data") {
   Harness h(AttestationMethod::tpm);
-  h.credential.import_error =
+  h.credential.load_error =
       tpm_failure(tpm::Error(tpm::ErrorKind::bad_blob, "ActivateCredential", 0x1df, "TPM_RC_INTEGRITY",
                              "check the enrollment's EK", tpm::BlobPart::credential));
   const auto& failure = fails_with(h, challenge({1, 2, 3}));
@@ -466,19 +537,125 @@ TEST_CASE("a TPM that fails to import the challenge blob is a tpm failure with i
   CHECK_FALSE(failure.transient);
   CHECK(std::get<tpm::Error>(failure.cause).blob_part() == tpm::BlobPart::credential);
   CHECK(failure.message.find("TPM_RC_INTEGRITY") != std::string::npos);
-  CHECK(h.channel.sent.size() == 1);  // no signed PUT after a failed import
+  CHECK(h.channel.sent.size() == 1);  // no signed PUT after a failed load
+  CHECK(h.credential.journal == Journal{"load 1"});
 }
 
-TEST_CASE("a TPM that fails to import the hub key fails the attempt") {
+TEST_CASE("a TPM that fails to load the hub key fails the attempt and keeps its persisted key") {
   Harness h(AttestationMethod::tpm);
-  h.credential.import_error = tpm_failure(
+  h.credential.load_error = tpm_failure(
       tpm::Error(tpm::ErrorKind::bad_blob, "Import", 0x3df, "Import failed", "", tpm::BlobPart::duplicate));
-  h.credential.fail_import_at = 1;
+  h.credential.fail_load_at = 1;
   h.channel.replies = {challenge({1}), assigning("op-1"), assigned("op-1", Bytes{2})};
   h.start();
   h.run();
   CHECK(h.failure().kind() == ErrorKind::tpm);
   CHECK(std::get<tpm::Error>(h.failure().cause).blob_part() == tpm::BlobPart::duplicate);
+  CHECK(h.credential.journal == Journal{"load 1", "sign 1", "release 1", "load 2"});
+  CHECK(h.credential.device_key == Bytes(32, 0x42));
+  CHECK(h.credential.live.empty());
+}
+
+TEST_CASE("a TPM that fails to persist the hub key fails the attempt and leaves no key loaded") {
+  Harness h(AttestationMethod::tpm);
+  h.credential.persist_error = tpm_failure(tpm::Error(tpm::ErrorKind::hierarchy_auth, "EvictControl", 0x9a2,
+                                                      "TPM_RC_BAD_AUTH", "set [tpm.hierarchy_authorization] owner"));
+  h.channel.replies = {challenge({1}), assigning("op-1"), assigned("op-1", Bytes{2})};
+  h.start();
+  h.run();
+  CHECK(std::get<tpm::Error>(h.failure().cause).kind() == tpm::ErrorKind::hierarchy_auth);
+  CHECK_FALSE(h.failure().transient);
+  // Released again after the failed persist: a no-op for the TPM, which flushed it, but never a leak.
+  CHECK(h.credential.journal == Journal{"load 1", "sign 1", "release 1", "load 2", "persist 2", "release 2"});
+  CHECK(h.credential.device_key == Bytes(32, 0x42));
+  CHECK(h.credential.live.empty());
+}
+
+TEST_CASE("a TPM attempt that fails after the challenge releases the challenge's key and persists nothing") {
+  Harness h(AttestationMethod::tpm);
+  const Bytes challenge_blob{7, 7, 7};
+  SECTION("503 on the signed PUT") {
+    h.channel.replies = {challenge(challenge_blob), reply(503, {{"errorCode", 503000}, {"message", "down"}}, "2")};
+  }
+  SECTION("429 on a status poll") {
+    h.channel.replies = {challenge(challenge_blob), assigning("op-1"),
+                         reply(429, {{"errorCode", 429001}, {"message", "throttled"}}, "5")};
+  }
+  SECTION("a timeout on a status poll") {
+    h.channel.replies = {challenge(challenge_blob), assigning("op-1"),
+                         TransportError{TransportErrorKind::timeout, "no answer in 70 s", true}};
+  }
+  SECTION("DPS still assigning after max_polls") {
+    h.request.max_polls = 1;
+    h.channel.replies = {challenge(challenge_blob), assigning("op-1"), polled_assigning("op-1")};
+  }
+  h.start();
+  h.run();
+  CHECK(h.failure().transient);
+  const Journal& journal = h.credential.journal;
+  REQUIRE(journal.size() >= 3);
+  CHECK(journal.front() == "load 1");
+  CHECK(journal.back() == "release 1");
+  CHECK(std::count(journal.begin(), journal.end(), "release 1") == 1);
+  for (const auto& entry : journal) CHECK(entry.rfind("persist", 0) == std::string::npos);
+  CHECK(h.credential.device_key == Bytes(32, 0x42));
+  CHECK(h.credential.live.empty());
+}
+
+TEST_CASE("a TPM key lost with the TPM connection while polling fails the attempt as transient, with its kind") {
+  Harness h(AttestationMethod::tpm);
+  // The connection to the TPM resets during the poll wait: the challenge's key is gone.
+  h.on_wait = [&] { h.credential.lose_keys(); };
+  SECTION("when the SAS must be minted again for the poll") {
+    h.channel.replies = {challenge({1}), assigning("op-1", "2350"), assigned("op-1", Bytes{2})};
+    h.start();
+    h.run();
+    CHECK(h.credential.journal == Journal{"load 1", "sign 1", "sign 1", "release 1"});
+    CHECK(h.channel.sent.size() == 2);  // the poll was never sent
+  }
+  SECTION("when DPS sent no hub key and the challenge's key was to be persisted") {
+    h.channel.replies = {challenge({1}), assigning("op-1"), assigned("op-1")};
+    h.start();
+    h.run();
+    CHECK(h.credential.journal == Journal{"load 1", "sign 1", "persist 1", "release 1"});
+  }
+  const auto& failure = h.failure();
+  CHECK(failure.kind() == ErrorKind::tpm);
+  CHECK(failure.transient);
+  CHECK(std::get<tpm::Error>(failure.cause).kind() == tpm::ErrorKind::transient_key_lost);
+  CHECK(h.credential.device_key == Bytes(32, 0x42));
+}
+
+TEST_CASE("cancel while polling after the challenge releases the challenge's key and persists nothing") {
+  Harness h(AttestationMethod::tpm);
+  h.channel.replies = {challenge({1}), assigning("op-1", "3600"), assigned("op-1", Bytes{2})};
+  h.start(false);
+  h.io.poll();
+  REQUIRE(h.channel.sent.size() == 2);
+  h.registration->cancel();
+  h.run();
+  CHECK(std::get<TransportError>(h.failure().cause).kind == TransportErrorKind::closed);
+  CHECK(h.credential.journal == Journal{"load 1", "sign 1", "release 1"});
+  CHECK(h.credential.live.empty());
+}
+
+TEST_CASE("a challenge key that finishes loading after cancel is released at once and signs nothing") {
+  Harness h(AttestationMethod::tpm);
+  h.credential.hold_loads = true;
+  h.channel.replies = {challenge({1})};
+  h.start();
+  h.run();
+  REQUIRE(h.credential.held_load.has_value());
+  h.registration->cancel();
+  h.run();
+  CHECK(std::get<TransportError>(h.failure().cause).kind == TransportErrorKind::closed);
+  CHECK(h.credential.journal == Journal{"load 1"});
+  h.credential.complete_held_load();
+  h.run();
+  CHECK(h.credential.journal == Journal{"load 1", "release 1"});
+  CHECK(h.credential.live.empty());
+  CHECK(h.channel.sent.size() == 1);
+  CHECK(h.outcomes.size() == 1);
 }
 
 TEST_CASE("a key that cannot sign fails the attempt before any request with a config failure") {
@@ -496,7 +673,7 @@ TEST_CASE("a TPM challenge to a device that does not attest with a TPM is termin
   CHECK(failure.kind() == ErrorKind::dps);
   CHECK_FALSE(failure.transient);
   CHECK(failure.message.find("TPM challenge") != std::string::npos);
-  CHECK(h.credential.imported.empty());
+  CHECK(h.credential.loaded.empty());
 }
 
 TEST_CASE("a second challenge after the signed request is terminal: DPS refused the key it gave") {
@@ -509,7 +686,7 @@ TEST_CASE("a second challenge after the signed request is terminal: DPS refused 
   CHECK(failure.http_status() == 401);
   CHECK_FALSE(failure.transient);
   CHECK(failure.message.find("challenged the TPM") != std::string::npos);
-  CHECK(h.credential.imported.size() == 1);
+  CHECK(h.credential.journal == Journal{"load 1", "sign 1", "release 1"});
 }
 
 TEST_CASE("more assigning answers than max_polls end the attempt as a transient failure") {

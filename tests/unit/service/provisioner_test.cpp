@@ -42,13 +42,17 @@ class FakeClock final : public Clock {
 class FakeCredential final : public DeviceCredential {
  public:
   std::optional<dps::Error> sign_error;
+  std::vector<dps::SigningKey> sign_keys;  // the key of each signature asked for
   dps::AttestationMethod method() const override { return dps::AttestationMethod::tpm; }
   std::optional<dps::TpmKeys> tpm_keys() const override { return dps::TpmKeys{}; }
-  void async_sign(std::string, SignDone done) override {
+  void async_sign(dps::SigningKey key, std::string, SignDone done) override {
+    sign_keys.push_back(key);
     if (sign_error) return done(*sign_error);
     done(Sha256Digest{});
   }
-  void async_import(Bytes, ImportDone done) override { done(std::nullopt); }
+  void async_load_key(Bytes, LoadDone done) override { done(dps::AttemptKey{1}); }
+  void async_persist_key(dps::AttemptKey, PersistDone done) override { done(std::nullopt); }
+  void release_key(dps::AttemptKey) override {}
   bool signs() const override { return true; }
   std::string key_source() const override { return "tpm"; }
 };
@@ -245,4 +249,21 @@ TEST_CASE("an identity read that answers after stop is dropped") {
   w.identity.answer(ResolvedIdentity{"reg-one", true});
   CHECK(w.storage.loads.empty());
   CHECK(w.attempts.started.empty());
+}
+
+TEST_CASE("identity signatures use the device key, also while a reprovision's attempt is in flight") {
+  World w;
+  w.provisioner.start();
+  w.identity.answer(ResolvedIdentity{"reg-one", true});
+  w.attempts.finish(assigned());
+  w.provisioner.async_sign("before", [](auto) {});
+  w.provisioner.reprovision({});
+  REQUIRE(w.attempts.started.size() == 2);
+  REQUIRE(w.provisioner.identity());  // the assignment still shown
+  w.provisioner.async_sign("during", [](auto) {});
+  w.attempts.finish(assigned());
+  w.provisioner.async_sign("after", [](auto) {});
+  const auto& keys = w.identity.credential_.sign_keys;
+  REQUIRE(keys.size() == 3);
+  for (const auto& key : keys) CHECK(std::holds_alternative<dps::DeviceKey>(key));
 }

@@ -507,6 +507,26 @@ TEST_CASE("a TPM failure that is not about the TPM being there does not mark it 
   CHECK(m.effects.empty());
 }
 
+TEST_CASE("a reprovision whose challenge key the TPM lost is retried with backoff, the assignment still shown") {
+  Machine m = provisioned_from_dps();
+  m.on(ReprovisionRequested{});
+  REQUIRE(m.phase() == "Registering");
+  const auto lost = dps::tpm_failure(tpm::Error(tpm::ErrorKind::transient_key_lost, "sign with the DPS key of this attempt",
+                                                0, "no longer loaded", "nothing to do"));
+  REQUIRE(lost.transient);
+  m.on(AttemptFinished{lost});
+  CHECK(m.phase() == "WaitingToRetry");
+  REQUIRE(m.model.timer);
+  const auto s = m.status();
+  CHECK(s.tpm.available == true);  // the TPM answers; only the attempt's key went with the old connection
+  REQUIRE(s.assignment);
+  CHECK(s.assignment->hub == "hub-b.azure-devices.net");
+  CHECK(s.source == Source::dps);
+  m.fire();
+  CHECK(m.phase() == "Registering");  // a new attempt, which starts with a new challenge
+  CHECK(m.has<StartAttempt>());
+}
+
 // ---- Reprovision ------------------------------------------------------------------------------------------
 
 TEST_CASE("reprovision during a backoff wait registers at once and cancels the wait") {

@@ -60,6 +60,17 @@ TEST_CASE("TPM_RC_HANDLE on the first handle means nothing is persisted there") 
   CHECK_FALSE(tpm::is_missing_handle(0xa000a));
 }
 
+TEST_CASE("TPM_RC_REFERENCE_H0 to H6 mean a transient object named in the command is no longer loaded") {
+  // What swtpm answers after a power cycle: 0x910 for the first handle, 0x911 for the second.
+  CHECK(tpm::is_unloaded_reference(0x910));
+  CHECK(tpm::is_unloaded_reference(0x911));
+  CHECK(tpm::is_unloaded_reference(0x916));
+  CHECK_FALSE(tpm::is_unloaded_reference(0x917));
+  CHECK_FALSE(tpm::is_unloaded_reference(0x902));  // out of object memory
+  CHECK_FALSE(tpm::is_unloaded_reference(0x18b));
+  CHECK_FALSE(tpm::is_unloaded_reference(0x70910));  // another layer's code
+}
+
 TEST_CASE("format-one codes give their parameter number") {
   CHECK(tpm::rc_parameter(0x3df) == 3u);
   CHECK(tpm::rc_parameter(0x1df) == 1u);

@@ -66,3 +66,13 @@ TEST_CASE("the default capacities keep local users' share the smallest") {
   CHECK(capacity.of(Priority::administrator) < capacity.of(Priority::credential));
   CHECK(to_string(Priority::local_user) == "local user");
 }
+
+TEST_CASE("push_always queues past the capacity, in order behind its priority's jobs, for work a full queue must not drop") {
+  JobQueue<std::string> queue({.credential = 1, .administrator = 1, .local_user = 1});
+  REQUIRE(push(queue, Priority::credential, "sign"));
+  CHECK_FALSE(push(queue, Priority::credential, "sign 2"));
+  queue.push_always(Priority::credential, "flush");
+  CHECK(queue.size(Priority::credential) == 2);
+  CHECK(push(queue, Priority::local_user, "user"));
+  CHECK(queue.drain() == std::vector<std::string>{"sign", "flush", "user"});
+}

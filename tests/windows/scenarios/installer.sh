@@ -13,7 +13,12 @@ if [ -z "$package" ]; then
 fi
 system_path() { win reg query "$env_key" /v PATH 2>/dev/null | tr -d '\r' | sed -n 's/.*REG[_A-Z]*SZ *//p'; }
 
-out=$(timeout 120 "$wine_run" "$package" /S 2>&1) && rc=0 || rc=$?
+# The installer's output goes to a file, not through a pipe: Wine starts explorer.exe (the desktop) for
+# the first program that makes a window, and it keeps that program's stderr open for the rest of the
+# run, so reading the output to its end would wait for ever.
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+timeout 120 "$wine_run" "$package" /S >"$log" 2>&1 && rc=0 || rc=$?
 expect "the silent install exits 0 (got $rc)" test "$rc" -eq 0
 expect "edgeprovd.exe is installed under %ProgramFiles%\\edgeprov\\bin" test -f "$root/bin/edgeprovd.exe"
 expect "edgeprovctl.exe too" test -f "$root/bin/edgeprovctl.exe"
@@ -27,7 +32,7 @@ out=$(win edgeprovctl.exe version 2>&1) || true  # exit 4: the service is not st
 expect "edgeprovctl runs by name from PATH" contains <(echo "$out") 'edgeprovctl 0.1.0'
 
 # The uninstaller copies itself to %TEMP% and returns at once: wait for it to finish its work.
-out=$(timeout 60 "$wine_run" "$root/Uninstall.exe" /S 2>&1) && rc=0 || rc=$?
+timeout 60 "$wine_run" "$root/Uninstall.exe" /S >>"$log" 2>&1 && rc=0 || rc=$?
 expect "the silent uninstall starts (exit $rc)" test "$rc" -eq 0
 for _ in $(seq 120); do [ -e "$root" ] || break; sleep 0.25; done
 expect "the files are removed" test ! -e "$root"

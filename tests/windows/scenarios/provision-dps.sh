@@ -6,7 +6,6 @@
 # edgeprovctl.exe identity sas-token (signed in the TPM with the hub key DPS sent) passes the emulator's
 # POST /hubSasCheck; with the emulator stopped, a restarted edgeprovd.exe is provisioned from its cache.
 . "$(dirname "$0")/../lib.sh"
-linux_bin=${EDGEPROV_LINUX_BIN:-$(cd "$(dirname "$0")/../../.." && pwd)/build/bin}
 ctl=$EDGEPROV_WIN_BIN/edgeprovctl.exe
 id_scope=0ne00WINE01
 hub=edgeprov-wine-hub.azure-devices.net
@@ -17,40 +16,23 @@ winconfig='C:\edgeprov-dps-test-'$$'\config.toml'
 work=$(mktemp -d)
 rm -rf "$dir" && mkdir -p "$dir"
 
-for exe in dps-emulator edgeprovctl; do
-  [ -x "$linux_bin/$exe" ] || { echo "  FAILED: the Linux $exe is not built ($linux_bin; cmake --build build --target dps-emulator edgeprovctl)"; exit 1; }
-done
+need_linux_bin dps-emulator edgeprovctl
 
 pids=()
-stop() {  # stop PID: SIGTERM (SIGINT for edgeprovd.exe, see below), then wait for it
-  kill -"${2:-TERM}" "$1" 2>/dev/null || return 0
-  for _ in $(seq 80); do kill -0 "$1" 2>/dev/null || break; sleep 0.25; done
-  kill -KILL "$1" 2>/dev/null || true
-  wait "$1" 2>/dev/null || true
-}
 cleanup() {
   local i
   for ((i = ${#pids[@]} - 1; i >= 0; i--)); do stop "${pids[$i]}"; done
   rm -rf "$work" "$dir"
 }
 trap cleanup EXIT
-json_field() {  # json_field JSON KEY.SUBKEY…: the value, "" for null or missing
-  python3 -c 'import json, sys
-v = json.loads(sys.argv[1])
-for k in sys.argv[2].split("."): v = v.get(k) if isinstance(v, dict) else None
-print("" if v is None else v)' "$1" "$2" 2>/dev/null
-}
 
 read -r https_port mqtt_port admin_port tpm_port <<<"$(free_ports 3)"
 mkdir -p "$work/tpm"
 start_swtpm "$work/tpm" "$tpm_port" "$work/swtpm.log"
 pids+=("$swtpm_pid")
-"$linux_bin/dps-emulator" --id-scope "$id_scope" --hub "$hub" --https "127.0.0.1:$https_port" \
-  --mqtt "127.0.0.1:$mqtt_port" --admin "127.0.0.1:$admin_port" --cert-dir "$work/emulator" \
-  >"$work/dps-emulator.log" 2>&1 &
-emulator=$!
+start_emulator "$work" "$id_scope" "$hub" "$https_port" "$mqtt_port" "$admin_port"
+emulator=$emulator_pid
 pids+=($emulator)
-for _ in $(seq 100); do tcp_open "$tpm_port" && tcp_open "$admin_port" && tcp_open "$https_port" && break; sleep 0.1; done
 tcti="swtpm:host=127.0.0.1,port=$tpm_port"
 admin=http://127.0.0.1:$admin_port
 expect "swtpm listens on $tpm_port" tcp_open "$tpm_port"

@@ -3,14 +3,13 @@
 # also checked against tpm2_readpublic (tpm2-tools) and the registration id recomputed from it
 # (lowercase unpadded base32 of SHA-256 of the marshalled TPM2B_PUBLIC, docs/dps-protocol.md).
 . "$(dirname "$0")/../lib.sh"
-linux_ctl=${EDGEPROV_LINUX_BIN:-$(cd "$(dirname "$0")/../../.." && pwd)/build/bin}/edgeprovctl
+linux_ctl=$linux_bin/edgeprovctl
 state=$(mktemp -d)
 read -r port <<<"$(free_ports 0)"
 start_swtpm "$state" "$port"
 trap 'kill $swtpm_pid 2>/dev/null; wait $swtpm_pid 2>/dev/null; rm -rf "$state"' EXIT
 expect "swtpm listens on $port" tcp_open "$port"
 tcti="swtpm:host=127.0.0.1,port=$port"
-json_field() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2" 2>/dev/null; }
 
 # Windows first: it finds no EK and creates and persists it; Linux then reads the persisted one.
 win_out=$(win "$EDGEPROV_WIN_BIN/edgeprovctl.exe" --json tpm info --tcti "$tcti" 2>&1) && rc=0 || rc=$?
