@@ -48,16 +48,6 @@ std::uint32_t uid_of(const char* user) {
   return entry->pw_uid;
 }
 
-// Waits until the server's count of open connections is `expected` (it drops as the server reads EOF).
-bool connections_become(Server& server, std::size_t expected, std::chrono::milliseconds timeout = 10s) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (server.connection_count() != expected) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::yield();
-  }
-  return true;
-}
-
 std::size_t open_descriptors() {
   std::size_t count = 0;
   for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {

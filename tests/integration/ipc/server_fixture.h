@@ -163,6 +163,16 @@ class Raw {
   std::string buffer_;
 };
 
+// Waits until the server's count of open connections is `expected` (it drops as the server reads EOF).
+inline bool connections_become(Server& server, std::size_t expected, std::chrono::milliseconds timeout = 10s) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (server.connection_count() != expected) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::yield();
+  }
+  return true;
+}
+
 inline std::string request(int id, std::string_view method, const json& params = nullptr) {
   return ipc::encode_request(id, method, params);
 }

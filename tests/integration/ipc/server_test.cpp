@@ -88,10 +88,11 @@ TEST_CASE("requests split across writes at odd places and ended with CRLF are an
   Fixture fixture;
   Raw raw(fixture.path());
   const std::string line = R"({"jsonrpc":"2.0","id":"x","method":"status"})";
+  // Each part is a read of its own: the server has nothing to answer until the line is whole.
   raw.send(line.substr(0, 10));
-  std::this_thread::sleep_for(50ms);
+  CHECK_FALSE(raw.line(50ms));
   raw.send(line.substr(10) + "\r");
-  std::this_thread::sleep_for(50ms);
+  CHECK_FALSE(raw.line(50ms));
   raw.send("\n");
   auto answer = raw.message();
   CHECK(answer["id"] == "x");
@@ -201,12 +202,14 @@ TEST_CASE("an idle connection is closed after the idle timeout") {
   Raw idle(fixture.path());
   Raw busy(fixture.path());
   const auto start = std::chrono::steady_clock::now();
-  for (int i = 0; i < 6; ++i) {  // keeps `busy` active past the timeout
+  // `busy` asks something at least every 300 ms until the server closes `idle`.
+  bool closed = false;
+  for (int i = 0; i < 20 && !closed; ++i) {
     busy.send(request(i, "status"));
     CHECK(busy.message()["id"] == i);
-    std::this_thread::sleep_for(300ms);
+    closed = idle.closed_within(300ms);
   }
-  CHECK(idle.closed_within(3s));
+  CHECK(closed);
   CHECK(std::chrono::steady_clock::now() - start >= 1s);
   busy.send(request(99, "status"));
   CHECK(busy.message()["id"] == 99);
@@ -217,11 +220,11 @@ TEST_CASE("a connection held open for notifications outlives the idle timeout an
   options.idle_timeout = 1s;
   Fixture fixture(options);
   Raw held(fixture.path());
-  Raw idle(fixture.path());
   held.send(request(1, "subscribe"));
   CHECK(held.message()["result"] == true);
+  // A connection opened after the subscription and closed as idle: the idle timeout has passed since.
+  Raw idle(fixture.path());
   CHECK(idle.closed_within(3s));
-  std::this_thread::sleep_for(1500ms);  // more than the idle timeout since the subscription
   auto sink = fixture.sink();
   REQUIRE(sink);
   CHECK(sink->notify("status.changed", json{{"state", "provisioned"}}));
@@ -261,7 +264,7 @@ TEST_CASE("beyond the connection limit a client gets busy and is closed") {
 
   Client(fixture.path());  // still refused while two are open
   { Client gone = std::move(first); }
-  for (int i = 0; i < 100 && fixture.server().connection_count() > 1; ++i) std::this_thread::sleep_for(10ms);
+  REQUIRE(connections_become(fixture.server(), 1));
   Client later(fixture.path());
   CHECK(later.call("status")["state"] == "starting");
 }
@@ -278,8 +281,9 @@ TEST_CASE("a client that pipelines without reading its answers is not read furth
   while (sent < 64u * 1024 * 1024) {
     const ssize_t n = ::send(greedy.fd(), line.data(), line.size(), MSG_NOSIGNAL);
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      std::this_thread::sleep_for(100ms);  // let the server drain what it will
-      if (::send(greedy.fd(), line.data(), line.size(), MSG_NOSIGNAL) < 0 && errno == EAGAIN) {
+      // Writable again once the server reads more; it does not within a second when it stopped reading.
+      pollfd entry{greedy.fd(), POLLOUT, 0};
+      if (::poll(&entry, 1, 1000) == 0) {
         blocked = true;
         break;
       }
@@ -403,12 +407,8 @@ TEST_CASE("notify reports false once the connection is closed") {
     sink = fixture.sink();
     REQUIRE(sink);
   }
-  bool delivered = true;
-  for (int i = 0; i < 200 && delivered; ++i) {
-    delivered = sink->notify("status.changed", json::object());
-    std::this_thread::sleep_for(10ms);
-  }
-  CHECK_FALSE(delivered);
+  REQUIRE(connections_become(fixture.server(), 0));  // the server has read the client's EOF
+  CHECK_FALSE(sink->notify("status.changed", json::object()));
 }
 
 TEST_CASE("root is an admin and is granted the admin method") {
