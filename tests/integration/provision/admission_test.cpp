@@ -111,8 +111,11 @@ TEST_CASE("a burst of tpm.info from a user is answered from one TPM read; identi
       ++refused;
     }
   }
-  CHECK(answered >= 1);
-  CHECK(answered <= 16);
+  // How many are refused depends on how many of the 40 the server has read before the one TPM read
+  // answers them (the limit counts requests in progress, and answers from the cache end them at once):
+  // from none, when the read comes first, to 24. The limit itself is tested with a method that waits
+  // (integration_ipc); here, every answer is the same read and every refusal names the limit.
+  CHECK(answered >= 16);
   CHECK(answered + refused == 40);
   // The answers' read times, through the client that reads results.
   const json user_info = [&] {
