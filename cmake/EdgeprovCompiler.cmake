@@ -17,6 +17,20 @@ if(EDGEPROV_SANITIZE)
   add_link_options(-fsanitize=${EDGEPROV_SANITIZE})
 endif()
 
+if(EDGEPROV_FUZZ)
+  if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+    message(FATAL_ERROR "EDGEPROV_FUZZ needs clang and its libFuzzer (Debian: clang, libclang-rt-14-dev): "
+                        "configure with cmake --preset fuzz")
+  endif()
+  # Everything the harnesses link is instrumented for coverage and checked by ASan and UBSan; only the
+  # harness executables link libFuzzer's main (tests/fuzz/CMakeLists.txt). UBSan's `function` check is
+  # left out: clang 14 cannot emit it for coroutines with debug info ("Cannot represent a difference
+  # across sections", the emulator's servers), and it guards only calls through mistyped function pointers.
+  add_compile_options(-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize=function -fno-omit-frame-pointer
+                      -fno-sanitize-recover=undefined)
+  add_link_options(-fsanitize=address,undefined)
+endif()
+
 if(WIN32)
   # Windows 8.1 API level: named pipes with PIPE_REJECT_REMOTE_CLIENTS, delayed auto-start services.
   add_compile_definitions(_WIN32_WINNT=0x0603 WIN32_LEAN_AND_MEAN NOMINMAX UNICODE _UNICODE)

@@ -37,8 +37,8 @@ std::optional<SystemTime> parse_rfc3339(std::string_view s) {
       !read_int(s, 8, 2, d) || (s[10] != 'T' && s[10] != 't') || !read_int(s, 11, 2, h) ||
       s[13] != ':' || !read_int(s, 14, 2, mi) || s[16] != ':' || !read_int(s, 17, 2, sec))
     return std::nullopt;
-  const year_month_day ymd{year{y}, month{static_cast<unsigned>(mo)}, day{static_cast<unsigned>(d)}};
-  if (!ymd.ok() || h > 23 || mi > 59 || sec > 60) return std::nullopt;
+  const auto civil = civil_time(y, mo, d, h, mi, sec);
+  if (!civil) return std::nullopt;
   std::size_t pos = 19;
   nanoseconds frac{0};
   if (pos < s.size() && s[pos] == '.') {
@@ -68,8 +68,16 @@ std::optional<SystemTime> parse_rfc3339(std::string_view s) {
     return std::nullopt;
   }
   if (pos != s.size()) return std::nullopt;
-  const auto local = sys_days{ymd} + hours{h} + minutes{mi} + seconds{sec} + frac;
-  return time_point_cast<system_clock::duration>(local - offset);
+  return time_point_cast<system_clock::duration>(*civil + frac - offset);
+}
+
+std::optional<SystemTime> civil_time(int y, int mo, int d, int h, int mi, int sec) {
+  // SystemTime counts nanoseconds since 1970 in 64 bits, up to April 2262. From 1970 to 2261 a time, an
+  // offset of a day added, or the difference of two such times (a Retry-After date less now) all fit.
+  if (y < 1970 || y > 2261 || mo < 1 || mo > 12 || d < 1 || d > 31) return std::nullopt;
+  const year_month_day ymd{year{y}, month{static_cast<unsigned>(mo)}, day{static_cast<unsigned>(d)}};
+  if (!ymd.ok() || h < 0 || h > 23 || mi < 0 || mi > 59 || sec < 0 || sec > 60) return std::nullopt;
+  return time_point_cast<system_clock::duration>(sys_days{ymd} + hours{h} + minutes{mi} + seconds{sec});
 }
 
 namespace {

@@ -23,4 +23,9 @@ std::optional<SystemTime> parse_http_date(std::string_view text);
 // "0 s", "45 s", "16 min 40 s", "2 h", "1 h 5 min", "3 d 4 h": the two largest non-zero units, for messages.
 std::string duration_text(std::chrono::seconds duration);
 
+// The UTC instant of a civil date and time of day (second 60 allowed, as a leap second). std::nullopt
+// when it is not a calendar date or a time of day, or not in the years 1970 to 2261: SystemTime holds
+// nanoseconds in 64 bits, and within those years no date from the wire, nor its distance to now, overflows.
+std::optional<SystemTime> civil_time(int year, int month, int day, int hour, int minute, int second);
+
 }  // namespace edgeprov

@@ -59,14 +59,6 @@ constexpr std::array<std::string_view, 7> short_days{"Mon", "Tue", "Wed", "Thu",
 constexpr std::array<std::string_view, 7> long_days{"Monday", "Tuesday",  "Wednesday", "Thursday",
                                                     "Friday", "Saturday", "Sunday"};
 
-std::optional<SystemTime> make_time(int year, int month, int day, int hour, int minute, int second) {
-  using namespace std::chrono;
-  const year_month_day date{std::chrono::year{year}, std::chrono::month{static_cast<unsigned>(month)},
-                            std::chrono::day{static_cast<unsigned>(day)}};
-  if (!date.ok() || hour > 23 || minute > 59 || second > 60) return std::nullopt;
-  return SystemTime{sys_days{date}.time_since_epoch() + hours{hour} + minutes{minute} + seconds{second}};
-}
-
 // "06:49:37"
 bool read_time(Cursor& c, int& hour, int& minute, int& second) {
   const auto h = c.digits(2);
@@ -92,7 +84,7 @@ std::optional<SystemTime> parse_imf_fixdate(std::string_view text) {
   if (!year || !c.literal(" ") || !read_time(c, hour, minute, second) || !c.literal(" GMT") || !c.done()) {
     return std::nullopt;
   }
-  return make_time(*year, *month + 1, *day, hour, minute, second);
+  return civil_time(*year, *month + 1, *day, hour, minute, second);
 }
 
 // Obsolete RFC 850: "Sunday, 06-Nov-94 08:49:37 GMT". Two-digit years pivot at 70 (1970..2069).
@@ -108,7 +100,7 @@ std::optional<SystemTime> parse_rfc850(std::string_view text) {
   if (!yy || !c.literal(" ") || !read_time(c, hour, minute, second) || !c.literal(" GMT") || !c.done()) {
     return std::nullopt;
   }
-  return make_time(*yy >= 70 ? 1900 + *yy : 2000 + *yy, *month + 1, *day, hour, minute, second);
+  return civil_time(*yy >= 70 ? 1900 + *yy : 2000 + *yy, *month + 1, *day, hour, minute, second);
 }
 
 // Obsolete asctime: "Sun Nov  6 08:49:37 1994" (day padded with a space).
@@ -127,7 +119,7 @@ std::optional<SystemTime> parse_asctime(std::string_view text) {
   if (!day || !c.literal(" ") || !read_time(c, hour, minute, second) || !c.literal(" ")) return std::nullopt;
   const auto year = c.digits(4);
   if (!year || !c.done()) return std::nullopt;
-  return make_time(*year, *month + 1, *day, hour, minute, second);
+  return civil_time(*year, *month + 1, *day, hour, minute, second);
 }
 
 seconds clamp_wait(seconds wait) { return std::clamp(wait, seconds{0}, max_retry_after); }

@@ -518,7 +518,10 @@ class Parser {
     }
 
     if (const toml::table* ipc = table_at(*ep, "ipc", "edgeprov.ipc", "[edgeprov.ipc]")) {
-      reject_unknown_keys(*ipc, "edgeprov.ipc", {"endpoint", "admin_group", "identity_principals"});
+      reject_unknown_keys(*ipc, "edgeprov.ipc",
+                          {"endpoint", "admin_group", "identity_principals", "max_connections",
+                           "admin_reserved_connections", "max_connections_per_user", "max_requests_per_user",
+                           "max_subscriptions_per_user", "idle_timeout_sec"});
       if (auto endpoint = string_at(*ipc, "endpoint", "edgeprov.ipc.endpoint",
                                     fmt::format("endpoint = \"{}\"", defaults().ipc_endpoint)))
         config.ipc.endpoint = *endpoint;
@@ -536,6 +539,7 @@ class Parser {
           config.ipc.identity_principals.push_back(name->get());
         }
       }
+      read_ipc_limits(*ipc, config.ipc);
     }
 
     if (const toml::table* state = table_at(*ep, "state", "edgeprov.state", "[edgeprov.state]")) {
@@ -567,6 +571,50 @@ class Parser {
                "write an absolute path, e.g. file = \"/var/log/edgeprov/edgeprovd.log\"");
         config.log.file = path;
       }
+    }
+  }
+
+  // An integer key in [min, max]; absent leaves `value` as it is.
+  template <typename T>
+  void integer_at(const toml::table& table, std::string_view name, const std::string& key, std::int64_t min,
+                  std::int64_t max, const std::string& meaning, T& value) const {
+    const toml::node* node = table.get(name);
+    if (node == nullptr) return;
+    const auto* integer = node->as_integer();
+    if (integer == nullptr)
+      wrong_type(*node, key, "an integer", fmt::format("{} = {}", name, static_cast<std::int64_t>(value)));
+    if (integer->get() < min || integer->get() > max)
+      fail(node, key, fmt::format("{} is not {} from {} to {}", integer->get(), meaning, min, max),
+           fmt::format("set a value in that range, or remove it for the default of {}", static_cast<std::int64_t>(value)));
+    value = static_cast<T>(integer->get());
+  }
+
+  void read_ipc_limits(const toml::table& ipc, Ipc& out) const {
+    // A connection is a file descriptor: the upper bound keeps the limit within what a process may open.
+    integer_at(ipc, "max_connections", "edgeprov.ipc.max_connections", 2, 65536, "a connection count",
+               out.max_connections);
+    integer_at(ipc, "admin_reserved_connections", "edgeprov.ipc.admin_reserved_connections", 1, 65535,
+               "a connection count", out.admin_reserved_connections);
+    integer_at(ipc, "max_connections_per_user", "edgeprov.ipc.max_connections_per_user", 1, 65536,
+               "a connection count", out.max_connections_per_user);
+    integer_at(ipc, "max_requests_per_user", "edgeprov.ipc.max_requests_per_user", 1, 65536, "a request count",
+               out.max_requests_per_user);
+    integer_at(ipc, "max_subscriptions_per_user", "edgeprov.ipc.max_subscriptions_per_user", 1, 65536,
+               "a subscription count", out.max_subscriptions_per_user);
+    std::int64_t idle = out.idle_timeout.count();
+    integer_at(ipc, "idle_timeout_sec", "edgeprov.ipc.idle_timeout_sec", 10, 86400, "a number of seconds", idle);
+    out.idle_timeout = std::chrono::seconds(idle);
+    // Administrators are never locked out only if some connections are theirs alone and some are left for
+    // everyone else.
+    if (out.admin_reserved_connections >= out.max_connections) {
+      const toml::node* at = ipc.get("admin_reserved_connections") ? ipc.get("admin_reserved_connections")
+                                                                   : ipc.get("max_connections");
+      fail(at, ipc.get("admin_reserved_connections") ? "edgeprov.ipc.admin_reserved_connections"
+                                                     : "edgeprov.ipc.max_connections",
+           fmt::format("admin_reserved_connections = {} leaves no connection of max_connections = {} to callers "
+                       "that are not administrators",
+                       out.admin_reserved_connections, out.max_connections),
+           "reserve fewer connections for administrators than max_connections allows in all");
     }
   }
 

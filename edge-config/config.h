@@ -70,6 +70,14 @@ struct Ipc {
   std::string endpoint;                    // platform default when absent
   std::optional<std::string> admin_group;  // Linux: members of this group are admins (root always is)
   std::vector<std::string> identity_principals;  // users/groups allowed identity.* besides admins
+  // Admission control (docs/ipc-api.md, "Limits"): what callers that are not administrators may hold,
+  // and the connections kept for administrators.
+  std::uint32_t max_connections = 256;
+  std::uint32_t admin_reserved_connections = 32;
+  std::uint32_t max_connections_per_user = 32;
+  std::uint32_t max_requests_per_user = 32;
+  std::uint32_t max_subscriptions_per_user = 8;
+  std::chrono::seconds idle_timeout{300};  // idle_timeout_sec
 };
 
 struct State {

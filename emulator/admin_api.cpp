@@ -143,7 +143,7 @@ HttpAction json_action(const AdminResult& result) {
   action.response.version(11);
   if (result.status != 204) {
     action.response.set(http::field::content_type, "application/json; charset=utf-8");
-    action.response.body() = result.body.dump();
+    action.response.body() = body_text(result.body);
   }
   return action;
 }

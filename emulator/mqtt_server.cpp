@@ -26,7 +26,6 @@ using asio::ip::tcp;
 using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t max_packet = 64 * 1024;
-constexpr const char* response_filter = "$dps/registrations/res/#";
 
 std::optional<MqttUsername> parse_mqtt_username(std::string_view username) {
   auto first = username.find('/');

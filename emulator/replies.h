@@ -36,6 +36,10 @@ struct DeviceReply {
   std::string outcome;             // a few words for the request log line (never a secret)
 };
 
+// The body text of `value`. Never throws: text taken from a request (a path segment in an error message)
+// may be invalid UTF-8, and is sent with U+FFFD in its place rather than failing the answer.
+std::string body_text(const nlohmann::json& value);
+
 // {"errorCode":…,"trackingId":…,"message":…,"timestampUtc":…}
 nlohmann::json error_body(int code, const std::string& message, SystemTime now);
 DeviceReply error_reply(int status, int code, const std::string& message, SystemTime now,

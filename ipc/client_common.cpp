@@ -1,5 +1,6 @@
 #include "ipc/client_common.h"
 
+#include <algorithm>
 #include <array>
 
 namespace edgeprov::ipc::detail {
@@ -32,7 +33,22 @@ nlohmann::json ClientSession::call(Transport& transport, std::string_view method
                                    std::chrono::milliseconds timeout) {
   const auto deadline = Clock::now() + timeout;
   const std::int64_t id = next_id_++;
-  transport.write_all(encode_request(id, method, params), deadline);
+  try {
+    transport.write_all(encode_request(id, method, params), deadline);
+  } catch (const ClientError& write_error) {
+    if (write_error.kind() != ClientError::Kind::protocol) throw;
+    // The server closed the connection, perhaps after saying why (a refusal by its admission limits,
+    // written as soon as it accepted us): that answer is more use to the caller than "closed".
+    std::optional<Incoming> told;
+    try {
+      told = read_message(transport, std::min(deadline, Clock::now() + std::chrono::milliseconds(500)));
+    } catch (const ClientError&) {
+    }
+    const auto* response = told ? std::get_if<Response>(&*told) : nullptr;
+    if (response && response->error && response->id.is_null())
+      throw ClientError(ClientError::Kind::rpc, response->error->message, response->error);
+    throw;
+  }
   for (;;) {
     auto message = read_message(transport, deadline);
     if (!message) {

@@ -11,17 +11,6 @@
 namespace edgeprov::ipc {
 namespace {
 
-std::string who(const Peer& peer) {
-  std::string text;
-  if (!peer.name.empty()) text = peer.name;
-  if (peer.sid) {
-    text += (text.empty() ? "" : " ") + std::string("(") + *peer.sid + ")";
-  } else if (peer.uid) {
-    text += (text.empty() ? "uid " : " (uid ") + std::to_string(*peer.uid) + (text.empty() ? "" : ")");
-  }
-  return text.empty() ? "an unidentified caller" : text;
-}
-
 RpcError unauthorized(const std::string& method, Access access, const Peer& peer) {
   std::string needed = peer.sid ? "run it from an elevated prompt (a member of Administrators) or as SYSTEM"
                                 : "run it as root (e.g. with sudo) or as a member of the group set by "
@@ -32,7 +21,7 @@ RpcError unauthorized(const std::string& method, Access access, const Peer& peer
     needed += ", or add the caller's user or group to [edgeprov.ipc] identity_principals";
   }
   return RpcError{errc::unauthorized,
-                  "method '" + method + "' is " + who_may + " and the caller is " + who(peer) + ": " + needed,
+                  "method '" + method + "' is " + who_may + " and the caller is " + describe_caller(peer) + ": " + needed,
                   nullptr};
 }
 

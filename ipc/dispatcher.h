@@ -31,8 +31,10 @@ class NotificationSink {
   // Safe to call from any thread.
   virtual bool notify(std::string_view method, const nlohmann::json& params) = 0;
   // The connection now waits for notifications: it is exempt from the idle limit (it still closes on
-  // server stop, on an error, or when the client goes away).
-  virtual void hold_open() = 0;
+  // server stop, on an error, or when the client goes away). Counts as one of the caller's subscriptions
+  // (ipc/admission.h): when the caller holds its limit the connection is not held and the refusal
+  // (-32003) is returned for the method to answer. Calling it again on a held connection changes nothing.
+  virtual std::optional<RpcError> hold_open() = 0;
 };
 
 struct Call {

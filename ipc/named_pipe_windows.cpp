@@ -2,7 +2,10 @@
 // which depends on the service account); remote clients are rejected by the pipe itself; the first
 // instance is created with FILE_FLAG_FIRST_PIPE_INSTANCE so no other process can own the name first.
 // What a caller may do is decided per method from its token, read by impersonating it just long
-// enough to open the token (RevertToSelf always follows).
+// enough to open the token (RevertToSelf always follows). Until the pipe allows impersonation (before
+// the client's first write) the caller is known by its process's token: that identity is what a
+// connection is charged to (ipc/admission.h), so a connection is admitted or refused the moment it
+// arrives, whoever holds the other connections.
 #include <windows.h>
 #include <sddl.h>
 
@@ -83,9 +86,35 @@ std::vector<unsigned char> token_information(HANDLE token, TOKEN_INFORMATION_CLA
   return buffer;
 }
 
-// Reads the caller's token. false when the pipe cannot impersonate yet (no data read so far): then it
-// is tried again after the first read.
+// The caller's user, enabled groups and, from those, its rights, as `token` says.
+void read_token(HANDLE token, const AdminPolicy& policy, Peer& peer) {
+  auto user = token_information(token, TokenUser);
+  if (!user.empty()) {
+    PSID sid = reinterpret_cast<TOKEN_USER*>(user.data())->User.Sid;
+    peer.sid = sid_string(sid);
+    peer.name = account_name(sid);
+  }
+  auto groups = token_information(token, TokenGroups);
+  if (!groups.empty()) {
+    const auto* list = reinterpret_cast<TOKEN_GROUPS*>(groups.data());
+    for (DWORD i = 0; i < list->GroupCount; ++i) {
+      const DWORD attributes = list->Groups[i].Attributes;
+      // Only groups that count for access checks: enabled and not deny-only (UAC-filtered admins
+      // hold Administrators as deny-only).
+      if ((attributes & SE_GROUP_ENABLED) && !(attributes & SE_GROUP_USE_FOR_DENY_ONLY)) {
+        peer.group_sids.push_back(sid_string(list->Groups[i].Sid));
+      }
+    }
+  }
+  peer.admin = is_admin_windows(peer);
+  peer.identity_principal = is_identity_principal_windows(peer, policy);
+}
+
+// Reads the caller's token by impersonating it. false when the pipe cannot impersonate yet (no data
+// read so far): then it is tried again after the first read. On any other failure the caller is left
+// unidentified, hence unprivileged.
 bool identify(HANDLE pipe, const AdminPolicy& policy, Peer& peer) {
+  peer = Peer{};
   ULONG pid = 0;
   if (::GetNamedPipeClientProcessId(pipe, &pid)) peer.pid = pid;
 
@@ -109,28 +138,23 @@ bool identify(HANDLE pipe, const AdminPolicy& policy, Peer& peer) {
     return true;
   }
   UniqueHandle token(raw_token);
-
-  auto user = token_information(raw_token, TokenUser);
-  if (!user.empty()) {
-    PSID sid = reinterpret_cast<TOKEN_USER*>(user.data())->User.Sid;
-    peer.sid = sid_string(sid);
-    peer.name = account_name(sid);
-  }
-  auto groups = token_information(raw_token, TokenGroups);
-  if (!groups.empty()) {
-    const auto* list = reinterpret_cast<TOKEN_GROUPS*>(groups.data());
-    for (DWORD i = 0; i < list->GroupCount; ++i) {
-      const DWORD attributes = list->Groups[i].Attributes;
-      // Only groups that count for access checks: enabled and not deny-only (UAC-filtered admins
-      // hold Administrators as deny-only).
-      if ((attributes & SE_GROUP_ENABLED) && !(attributes & SE_GROUP_USE_FOR_DENY_ONLY)) {
-        peer.group_sids.push_back(sid_string(list->Groups[i].Sid));
-      }
-    }
-  }
-  peer.admin = is_admin_windows(peer);
-  peer.identity_principal = is_identity_principal_windows(peer, policy);
+  read_token(raw_token, policy, peer);
   return true;
+}
+
+// Before the pipe allows impersonation: the client process's own token (its user, its enabled groups).
+// Leaves `peer` unidentified when the process cannot be opened (it exited, or is protected).
+void identify_process(const AdminPolicy& policy, Peer& peer) {
+  if (!peer.pid) return;
+  UniqueHandle process(::OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, FALSE, *peer.pid));
+  HANDLE raw_token = nullptr;
+  if (!process || !::OpenProcessToken(process.get(), TOKEN_QUERY, &raw_token)) {
+    spdlog::debug("ipc: cannot read the token of the pipe client's process {}: {}", *peer.pid,
+                  detail::win32_message(::GetLastError()));
+    return;
+  }
+  UniqueHandle token(raw_token);
+  read_token(raw_token, policy, peer);
 }
 
 class PipeStream final : public Stream {
@@ -219,6 +243,7 @@ class PipeListener final : public Listener {
           }
           Peer peer;
           const bool identified = identify(pipe->native_handle(), policy, peer);
+          if (!identified) identify_process(policy, peer);
           handler(ec, Accepted{std::make_unique<PipeStream>(std::move(pipe), std::move(policy), std::move(peer),
                                                             identified)});
         });

@@ -29,6 +29,17 @@ bool any_sid_in(const std::vector<std::string>& listed, std::string_view sid) {
 
 }  // namespace
 
+std::string describe_caller(const Peer& peer) {
+  std::string text;
+  if (!peer.name.empty()) text = peer.name;
+  if (peer.sid) {
+    text += (text.empty() ? "" : " ") + std::string("(") + *peer.sid + ")";
+  } else if (peer.uid) {
+    text += (text.empty() ? "uid " : " (uid ") + std::to_string(*peer.uid) + (text.empty() ? "" : ")");
+  }
+  return text.empty() ? "an unidentified caller" : text;
+}
+
 bool is_admin_posix(const Peer& peer, const AdminPolicy& policy) {
   if (!peer.uid) return false;
   if (*peer.uid == 0) return true;

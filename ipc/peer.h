@@ -20,6 +20,10 @@ struct Peer {
   bool identity_principal = false;            // named by [edgeprov.ipc] identity_principals (listener policy)
 };
 
+// The caller as messages name it: "alice (uid 1000)", "DESKTOP\\bob (S-1-5-21-…)", "uid 1000" when the
+// user database has no name, "an unidentified caller" when the OS could not say.
+std::string describe_caller(const Peer& peer);
+
 // The policy that sets Peer::admin and Peer::identity_principal (pure; unit-tested). The names of the
 // configuration are resolved once, at start-up (service/lifecycle_*.cpp), so a decision per connection
 // never asks the user database and a renamed account cannot change who is allowed while the service runs.

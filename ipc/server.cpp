@@ -1,7 +1,8 @@
 // The platform-neutral half of the local endpoint: one Connection per accepted stream reads lines,
 // dispatches them, and writes the answers back in request order, whatever order methods finish in.
 // Every per-connection resource is bounded (line size, unanswered requests, unsent bytes, idle time),
-// so a slow, idle or hostile client costs a fixed amount and never delays another connection.
+// so a slow, idle or hostile client costs a fixed amount and never delays another connection; what one
+// caller may hold over all its connections is decided by ipc/admission.h, by the caller's OS identity.
 #include "ipc/server.h"
 
 #include <array>
@@ -28,6 +29,8 @@ using boost::system::error_code;
 using Clock = std::chrono::steady_clock;
 
 constexpr std::size_t read_chunk_bytes = 16 * 1024;
+// Requests handled in one turn of the io_context before other connections get theirs (handle_lines).
+constexpr std::size_t lines_per_turn = 16;
 // Reading pauses while this many requests wait for their answer to be written, or while this many
 // bytes wait to be sent: a client that pipelines without reading its answers is simply not read.
 constexpr std::size_t pause_pending_requests = 64;
@@ -36,31 +39,39 @@ constexpr std::size_t pause_outbound_bytes = 256 * 1024;
 // that stopped reading. Such a connection is dropped rather than buffered without end.
 constexpr std::size_t max_outbound_bytes = 4 * 1024 * 1024;
 
+// Refused connections get their -32003 written and are closed; while this many such writes are pending
+// (clients that do not read), further refused connections are closed without an answer, so a flood of
+// refused connections holds no more than this many descriptors.
+constexpr std::size_t max_pending_refusals = 64;
+
 std::string describe(const Peer& peer) {
-  std::string text = peer.name.empty() ? std::string("unknown") : peer.name;
-  if (peer.uid) text += " uid=" + std::to_string(*peer.uid);
-  if (peer.sid) text += " sid=" + *peer.sid;
-  if (peer.pid) text += " pid=" + std::to_string(*peer.pid);
+  std::string text = describe_caller(peer);
+  if (peer.pid) text += " pid " + std::to_string(*peer.pid);
   return text;
 }
 
 class Connection : public NotificationSink, public std::enable_shared_from_this<Connection> {
  public:
   Connection(std::unique_ptr<Stream> stream, const Dispatcher& dispatcher, const ServerOptions& options,
+             Caller caller, AdmissionTicket ticket, std::shared_ptr<AdmissionLedger> ledger,
              std::function<void(Connection*)> on_closed)
       : stream_(std::move(stream)),
         executor_(stream_->executor()),
         dispatcher_(dispatcher),
         idle_timeout_(options.idle_timeout),
+        first_request_timeout_(std::min(options.first_request_timeout, options.idle_timeout)),
         max_message_(options.max_message),
         framer_(options.max_message),
         idle_timer_(executor_),
+        caller_(std::move(caller)),
+        ledger_(std::move(ledger)),
+        ticket_(std::move(ticket)),
         on_closed_(std::move(on_closed)) {}
 
   void start() {
     asio::dispatch(executor_, [self = shared_from_this()] {
       self->last_activity_ = Clock::now();
-      self->arm_idle_timer(self->idle_timeout_);
+      self->arm_idle_timer(self->first_request_timeout_);
       self->read();
     });
   }
@@ -77,8 +88,18 @@ class Connection : public NotificationSink, public std::enable_shared_from_this<
     return true;
   }
 
-  void hold_open() override {
-    asio::dispatch(executor_, [self = shared_from_this()] { self->held_open_ = true; });
+  std::optional<RpcError> hold_open() override {
+    std::lock_guard lock(subscription_mutex_);
+    if (subscription_ || closed_.load(std::memory_order_acquire)) return std::nullopt;
+    auto admitted = ledger_->begin_subscription(caller_);
+    if (auto* refusal = std::get_if<Refusal>(&admitted)) {
+      spdlog::warn("ipc: refusing a subscription to {}: {} subscriptions held (max_subscriptions_per_user)",
+                   caller_.name, refusal->value);
+      return to_rpc_error(*refusal);
+    }
+    subscription_ = std::get<AdmissionTicket>(std::move(admitted));
+    held_open_.store(true, std::memory_order_release);
+    return std::nullopt;
   }
 
  private:
@@ -90,7 +111,7 @@ class Connection : public NotificationSink, public std::enable_shared_from_this<
   }
 
   void read() {
-    if (reading_ || closing_ || closed_ || paused()) return;
+    if (reading_ || draining_ || closing_ || closed_ || paused()) return;
     reading_ = true;
     stream_->async_read_some(asio::buffer(read_buffer_),
                              [self = shared_from_this()](const error_code& ec, std::size_t n) {
@@ -108,11 +129,26 @@ class Connection : public NotificationSink, public std::enable_shared_from_this<
       return;
     }
     framer_.feed(std::string_view(read_buffer_.data(), n));
-    while (!closing_) {
+    handle_lines();
+  }
+
+  // At most lines_per_turn requests per turn on the io_context, then the rest after every other
+  // connection's waiting work: one read can carry hundreds of pipelined requests, and a client sending
+  // them must not make an administrator's call wait for all of them.
+  void handle_lines() {
+    draining_ = true;  // no read until the lines buffered are handled: what is buffered stays bounded
+    for (std::size_t handled = 0; !closing_; ++handled) {
+      if (handled == lines_per_turn) {
+        asio::post(executor_, [self = shared_from_this()] {
+          if (!self->closed_) self->handle_lines();
+        });
+        return;
+      }
       auto line = framer_.next();
       if (!line) break;
       handle_line(std::move(*line));
     }
+    draining_ = false;
     if (framer_.overflowed() && !closing_) {
       spdlog::warn("ipc: {} sent a line over {} bytes; answering message_too_large and closing",
                    describe(stream_->peer()), max_message_);
@@ -129,22 +165,34 @@ class Connection : public NotificationSink, public std::enable_shared_from_this<
   void handle_line(std::string line) {
     last_activity_ = Clock::now();
     if (line.find_first_not_of(" \t\r") == std::string::npos) return;  // blank keep-alive lines
+    got_request_ = true;
     Decoded decoded = decode_request(line);
     if (auto* error = std::get_if<DecodeError>(&decoded)) {
       push_answer(encode_error(error->id, error->error));
       return;
     }
     auto& request = std::get<Request>(decoded);
+    // Counted from dispatch until the method replies; the ticket travels with the reply.
+    auto admitted = ledger_->begin_request(caller_, request.method);
+    if (auto* refusal = std::get_if<Refusal>(&admitted)) {
+      spdlog::debug("ipc: refusing '{}' from {}: {} requests in progress", request.method, caller_.name,
+                    refusal->value);
+      // A notification is never answered (JSON-RPC 2.0 §4.1), not even when refused.
+      if (request.has_id) push_answer(encode_error(request.id, to_rpc_error(*refusal)));
+      return;
+    }
+    auto ticket = std::make_shared<AdmissionTicket>(std::get<AdmissionTicket>(std::move(admitted)));
     Call call{request.method, std::move(request.params), stream_->peer(), weak_from_this()};
     if (!request.has_id) {
       // A notification: run it, never answer it (JSON-RPC 2.0 §4.1), not even with an error.
-      dispatcher_.dispatch(std::move(call), [](Outcome) {});
+      dispatcher_.dispatch(std::move(call), [ticket](Outcome) {});
       return;
     }
     const std::uint64_t seq = first_seq_ + pending_.size();
     pending_.emplace_back();
     dispatcher_.dispatch(std::move(call), [self = shared_from_this(), seq, id = std::move(request.id),
-                                           method = std::move(request.method)](Outcome outcome) {
+                                           method = std::move(request.method), ticket](Outcome outcome) mutable {
+      ticket.reset();  // the method has answered: no longer in progress, whatever the writing takes
       // Encoded on the replying thread, so a slow answer never costs the connection's strand.
       std::string bytes = self->encode_answer(id, method, outcome);
       asio::dispatch(self->executor_, [self, seq, bytes = std::move(bytes)]() mutable {
@@ -247,15 +295,18 @@ class Connection : public NotificationSink, public std::enable_shared_from_this<
   void on_idle_timer(const error_code& ec) {
     if (ec || closed_) return;
     const auto idle_for = Clock::now() - last_activity_;
+    const Clock::duration limit = got_request_ ? Clock::duration(idle_timeout_) : Clock::duration(first_request_timeout_);
     // A method still working on an answer (and a client able to take it) is not idleness.
     const bool awaiting_method = !pending_.empty() && !pending_.front() && !writing_in_progress_;
-    if (idle_for >= idle_timeout_ && !awaiting_method && !held_open_) {
-      spdlog::debug("ipc: closing {} after {} s without a request", describe(stream_->peer()), idle_timeout_.count());
+    const bool held = held_open_.load(std::memory_order_acquire);
+    if (idle_for >= limit && !awaiting_method && !held) {
+      spdlog::debug("ipc: closing {} after {} s without {}", describe(stream_->peer()),
+                    std::chrono::duration_cast<std::chrono::seconds>(limit).count(),
+                    got_request_ ? "a request" : "a first complete request");
       close_now();
       return;
     }
-    arm_idle_timer(awaiting_method || held_open_ || idle_for >= idle_timeout_ ? Clock::duration(idle_timeout_)
-                                                                              : idle_timeout_ - idle_for);
+    arm_idle_timer(awaiting_method || held || idle_for >= limit ? limit : limit - idle_for);
   }
 
   void close_now() {
@@ -264,6 +315,11 @@ class Connection : public NotificationSink, public std::enable_shared_from_this<
     idle_timer_.cancel();
     stream_->close();
     pending_.clear();
+    {
+      std::lock_guard lock(subscription_mutex_);
+      subscription_ = AdmissionTicket();
+    }
+    ticket_ = AdmissionTicket();  // the caller's connection is released with its descriptor
     if (on_closed_) on_closed_(this);
   }
 
@@ -271,9 +327,15 @@ class Connection : public NotificationSink, public std::enable_shared_from_this<
   asio::any_io_executor executor_;
   const Dispatcher& dispatcher_;
   std::chrono::seconds idle_timeout_;
+  std::chrono::seconds first_request_timeout_;
   std::size_t max_message_;
   LineFramer framer_;
   asio::steady_timer idle_timer_;
+  const Caller caller_;  // charged for this connection, its requests and its subscription
+  std::shared_ptr<AdmissionLedger> ledger_;
+  AdmissionTicket ticket_;  // this connection, counted until it closes
+  std::mutex subscription_mutex_;
+  AdmissionTicket subscription_;  // set once `subscribe` held the connection open
   std::function<void(Connection*)> on_closed_;
 
   std::array<char, read_chunk_bytes> read_buffer_{};
@@ -283,9 +345,11 @@ class Connection : public NotificationSink, public std::enable_shared_from_this<
   std::string writing_;        // bytes of the write in flight
   Clock::time_point last_activity_{};
   bool reading_ = false;
+  bool draining_ = false;  // lines read but not handled yet wait for their turn (handle_lines)
   bool writing_in_progress_ = false;
   bool closing_ = false;  // no more requests are read; close once everything owed is written
-  bool held_open_ = false;  // subscribed to notifications: no idle limit
+  bool got_request_ = false;  // a complete line arrived: idle_timeout_ applies from now on
+  std::atomic<bool> held_open_{false};  // subscribed to notifications: no idle limit
   std::atomic<bool> closed_{false};
 };
 
@@ -294,7 +358,11 @@ class Connection : public NotificationSink, public std::enable_shared_from_this<
 class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
  public:
   Impl(asio::io_context& io, ServerOptions options, const Dispatcher& dispatcher)
-      : io_(io), options_(std::move(options)), dispatcher_(dispatcher), retry_timer_(io) {}
+      : io_(io),
+        options_(std::move(options)),
+        dispatcher_(dispatcher),
+        ledger_(AdmissionLedger::create(options_.limits)),
+        retry_timer_(io) {}
 
   void start() {
     auto listener = make_listener(io_, options_);
@@ -347,17 +415,26 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
   }
 
   void admit(Accepted accepted) {
-    if (count_.load() >= options_.max_connections) {
-      spdlog::warn("ipc: refusing {}: {} connections already open", describe(accepted.stream->peer()),
-                   count_.load());
-      reject(std::move(accepted.stream));
+    Caller caller = caller_of(accepted.stream->peer());
+    auto admitted = ledger_->open_connection(caller);
+    if (auto* refusal = std::get_if<Refusal>(&admitted)) {
+      // A flood is logged once every 10 s, with how many were refused, not once per connection.
+      ++refused_since_log_;
+      if (const auto now = Clock::now(); now - last_refusal_log_ >= std::chrono::seconds(10)) {
+        spdlog::warn("ipc: refused a connection from {}: limit {} of {} reached; {} connection(s) refused since the "
+                     "last such line",
+                     describe(accepted.stream->peer()), to_string(refusal->limit), refusal->value, refused_since_log_);
+        last_refusal_log_ = now;
+        refused_since_log_ = 0;
+      }
+      reject(std::move(accepted.stream), to_rpc_error(*refusal));
       return;
     }
-    spdlog::debug("ipc: connection from {}{}", describe(accepted.stream->peer()),
-                  accepted.stream->peer().admin ? " (admin)" : "");
+    spdlog::debug("ipc: connection from {}{}", describe(accepted.stream->peer()), caller.admin ? " (admin)" : "");
     ++count_;
     auto connection = std::make_shared<Connection>(
-        std::move(accepted.stream), dispatcher_, options_,
+        std::move(accepted.stream), dispatcher_, options_, std::move(caller),
+        std::get<AdmissionTicket>(std::move(admitted)), ledger_,
         [weak = weak_from_this()](Connection* closed) {
           if (auto self = weak.lock()) {
             std::lock_guard lock(self->mutex_);
@@ -372,22 +449,35 @@ class Server::Impl : public std::enable_shared_from_this<Server::Impl> {
     connection->start();
   }
 
-  // Tells a client beyond the limit why, instead of leaving it to guess from a reset.
-  static void reject(std::unique_ptr<Stream> owned) {
+  // Tells a refused client why, instead of leaving it to guess from a reset, and closes. The answer fits
+  // in a fresh connection's socket buffer, so the write completes at once; the bound on pending ones is
+  // for clients that found a way to make it wait.
+  void reject(std::unique_ptr<Stream> owned, const RpcError& why) {
     std::shared_ptr<Stream> stream = std::move(owned);
-    auto message = std::make_shared<std::string>(encode_error(
-        nullptr, RpcError{errc::busy, "edgeprovd is at its connection limit; retry in a moment", nullptr}));
-    stream->async_write(asio::buffer(*message), [stream, message](const error_code&, std::size_t) { stream->close(); });
+    if (pending_refusals_.load() >= max_pending_refusals) {
+      stream->close();
+      return;
+    }
+    ++pending_refusals_;
+    auto message = std::make_shared<std::string>(encode_error(nullptr, why));
+    stream->async_write(asio::buffer(*message), [stream, message, weak = weak_from_this()](const error_code&, std::size_t) {
+      stream->close();
+      if (auto self = weak.lock()) --self->pending_refusals_;
+    });
   }
 
   asio::io_context& io_;
   ServerOptions options_;
   const Dispatcher& dispatcher_;
+  std::shared_ptr<AdmissionLedger> ledger_;
   std::unique_ptr<Listener> listener_;
   asio::steady_timer retry_timer_;
   bool running_ = false;
   std::atomic<bool> stopped_{false};
   std::atomic<std::size_t> count_{0};
+  std::atomic<std::size_t> pending_refusals_{0};
+  std::size_t refused_since_log_ = 0;  // accept handlers run on the io_context, one at a time
+  Clock::time_point last_refusal_log_{};
   std::mutex mutex_;
   std::map<Connection*, std::weak_ptr<Connection>> connections_;
 };

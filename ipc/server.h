@@ -9,6 +9,7 @@
 
 #include <boost/asio/io_context.hpp>
 
+#include "ipc/admission.h"
 #include "ipc/dispatcher.h"
 #include "ipc/jsonrpc.h"
 #include "ipc/peer.h"
@@ -17,8 +18,11 @@ namespace edgeprov::ipc {
 
 struct ServerOptions {
   std::string endpoint;                       // socket path, or \\.\pipe\name
-  std::size_t max_connections = 256;          // beyond it a new client gets `busy` and is closed
+  AdmissionLimits limits;                     // per caller and in all (ipc/admission.h); a refusal is -32003
   std::chrono::seconds idle_timeout{300};     // a connection with no complete request for this long closes
+  // …and one that has not completed its first request within this closes sooner: a client sends its
+  // request as soon as it connects, so only a stalled or hostile one waits.
+  std::chrono::seconds first_request_timeout{10};
   std::size_t max_message = max_message_bytes;
   AdminPolicy admin_policy;                   // admin group, identity principals (resolved)
 };

@@ -1,18 +1,23 @@
 // The Unix-socket listener. The socket file is world-connectable (0666) on purpose: any local user may
 // call `status`; what a caller may do beyond that is decided per method from SO_PEERCRED, which the
-// kernel fills and the client cannot forge — never from the file mode.
+// kernel fills and the client cannot forge — never from the file mode. Descriptors are budgeted: the
+// process may open enough for max_connections (RLIMIT_NOFILE is raised, or start fails saying so), and
+// if it still runs out, waiting clients are closed at once instead of hanging in the backlog.
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <optional>
 #include <filesystem>
+#include <memory>
 #include <system_error>
 #include <vector>
 
@@ -34,6 +39,67 @@ namespace fs = std::filesystem;
 [[noreturn]] void fail(int err, const std::string& what) {
   throw std::system_error(err, std::generic_category(), what);
 }
+
+// Descriptors the rest of edgeprovd may need besides the connections: the listening socket, the TPM,
+// DPS connections, log and state files, the spare below.
+constexpr rlim_t descriptor_headroom = 64;
+
+// Makes room for every connection the limits admit: the soft RLIMIT_NOFILE is raised (up to the hard
+// limit) when it is too low, as servers do; a hard limit too low for the configuration stops the start.
+void reserve_descriptors(std::size_t max_connections) {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  const rlim_t needed = static_cast<rlim_t>(max_connections) + descriptor_headroom;
+  if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < needed) {
+    const rlim_t raised = limit.rlim_max == RLIM_INFINITY ? needed : std::min(needed, limit.rlim_max);
+    rlimit wanted{raised, limit.rlim_max};
+    if (::setrlimit(RLIMIT_NOFILE, &wanted) == 0) limit.rlim_cur = raised;
+  }
+  if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < needed) {
+    fail(EMFILE, "edgeprovd may open only " + std::to_string(limit.rlim_cur) +
+                     " files (RLIMIT_NOFILE), fewer than [edgeprov.ipc] max_connections = " +
+                     std::to_string(max_connections) + " needs (" + std::to_string(needed) +
+                     "): lower max_connections, or raise the limit (LimitNOFILE= in edgeprovd.service)");
+  }
+}
+
+// A descriptor held in reserve: when accept() fails for lack of descriptors, it is closed so the waiting
+// connections can be accepted and closed at once (their clients see the connection end instead of
+// hanging), then taken back.
+class SpareDescriptor {
+ public:
+  SpareDescriptor() : fd_(::open("/dev/null", O_RDONLY | O_CLOEXEC)) {}
+  ~SpareDescriptor() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  SpareDescriptor(const SpareDescriptor&) = delete;
+  SpareDescriptor& operator=(const SpareDescriptor&) = delete;
+
+  // Accepts and closes waiting connections, up to `most`, for as long as the process is still out of
+  // descriptors (once some are free again, the normal accept serves the rest); returns how many.
+  std::size_t shed(int listen_fd, std::size_t most) {
+    std::size_t closed = 0;
+    while (closed < most) {
+      if (fd_ >= 0) ::close(fd_);
+      const int fd = ::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+      if (fd >= 0) {
+        ::close(fd);
+        ++closed;
+      }
+      fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+      if (fd < 0 || fd_ < 0) break;  // nobody waiting, or the spare is lost to another thread for now
+      const int probe = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+      if (probe >= 0) {
+        ::close(probe);
+        break;
+      }
+    }
+    return closed;
+  }
+
+ private:
+  int fd_;
+};
 
 class UnixStream final : public Stream {
  public:
@@ -144,7 +210,11 @@ Existing probe(const std::string& path) {
 class UnixListener final : public Listener {
  public:
   UnixListener(asio::io_context& io, const ServerOptions& options)
-      : io_(io), path_(options.endpoint), policy_(options.admin_policy), acceptor_(io) {}
+      : io_(io),
+        path_(options.endpoint),
+        policy_(options.admin_policy),
+        max_connections_(options.limits.max_connections),
+        acceptor_(io) {}
   ~UnixListener() override { stop(); }
 
   void start() override {
@@ -154,6 +224,7 @@ class UnixListener final : public Listener {
                              std::to_string(sizeof(sockaddr_un::sun_path) - 1) +
                              " bytes, the limit of a Unix socket path: choose a shorter path");
     }
+    reserve_descriptors(max_connections_);
     make_directory();
     switch (probe(path_)) {
       case Existing::live:
@@ -198,11 +269,16 @@ class UnixListener final : public Listener {
 
   void async_accept(AcceptHandler handler) override {
     // Each connection gets its own strand; the handler captures no `this`, so a listener destroyed
-    // with an accept pending is never touched again.
+    // with an accept pending is never touched again (the spare is shared for that reason).
     acceptor_.async_accept(
-        asio::make_strand(io_), [policy = policy_, handler = std::move(handler)](
-                                    const error_code& ec, stream_protocol::socket socket) mutable {
+        asio::make_strand(io_), [policy = policy_, spare = spare_, listen_fd = acceptor_.native_handle(),
+                                 handler = std::move(handler)](const error_code& ec,
+                                                               stream_protocol::socket socket) mutable {
           if (ec) {
+            if (ec == asio::error::no_descriptors || ec.value() == ENFILE) {
+              const std::size_t shed = spare->shed(listen_fd, 64);
+              spdlog::error("ipc: out of file descriptors; closed {} waiting connection(s) unanswered", shed);
+            }
             handler(ec, Accepted{});
             return;
           }
@@ -246,7 +322,9 @@ class UnixListener final : public Listener {
   asio::io_context& io_;
   std::string path_;
   AdminPolicy policy_;
+  std::size_t max_connections_;
   stream_protocol::acceptor acceptor_;
+  std::shared_ptr<SpareDescriptor> spare_ = std::make_shared<SpareDescriptor>();
   std::optional<ino_t> bound_inode_;
 };
 

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Set up, build, and run every test with warnings as errors: the Linux build's unit and integration
-# tests, then the Windows build's tests under Wine (scripts/windows/test.sh). What CI runs (.ci/run).
+# tests, each fuzz harness for a bounded time (tests/fuzz/run.sh), then the Windows build's tests under
+# Wine (scripts/windows/test.sh). What CI runs (.ci/run).
 # Usage: scripts/test.sh                  everything
 #        scripts/test.sh [ctest args]     only the Linux tests, filtered, e.g. scripts/test.sh -L unit
 #        EDGEPROV_TEST_WINDOWS=0 scripts/test.sh   everything but the Windows tests
 #        EDGEPROV_TEST_PACKAGE=0 scripts/test.sh   everything but the .deb's test in a Debian chroot
+#        EDGEPROV_FUZZ_SECONDS=N          seconds per fuzz harness (default 20; 0 skips fuzzing)
 # Each part says how long it took; docs/building.md says what each costs on a fresh 2-core machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,9 +39,24 @@ if [ $# -eq 0 ] && [ "${EDGEPROV_TEST_PACKAGE:-1}" != 0 ]; then
 fi
 linux=$((SECONDS - start))
 
-# A filtered run is a quick check of the Linux build: the Windows tests need a second, cross-compiled
-# build (minutes when cold) and run only in a full run.
-if [ $# -gt 0 ] || [ "${EDGEPROV_TEST_WINDOWS:-1}" = 0 ]; then
+# A filtered run is a quick check of the Linux build: fuzzing and the Windows tests need builds of their
+# own (minutes when cold) and run only in a full run.
+if [ $# -gt 0 ]; then
+  echo "test: fuzzing and the Windows tests under Wine were not run (tests/fuzz/run.sh, scripts/windows/test.sh); all passed in $linux s"
+  exit 0
+fi
+fuzz_seconds=${EDGEPROV_FUZZ_SECONDS:-20}
+if [ "$fuzz_seconds" != 0 ]; then
+  # Its own build (clang, build-fuzz/): the harnesses and the libraries they link, nothing else.
+  cmake --preset fuzz
+  cmake --build --preset fuzz
+  took "the fuzz build"
+  tests/fuzz/run.sh "$fuzz_seconds"
+  took "fuzzing"
+fi
+linux=$((SECONDS - start))
+
+if [ "${EDGEPROV_TEST_WINDOWS:-1}" = 0 ]; then
   echo "test: the Windows tests under Wine were not run (scripts/windows/test.sh runs them); all passed in $linux s"
   exit 0
 fi

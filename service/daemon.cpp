@@ -24,6 +24,12 @@ ipc::ServerOptions server_options(const config::Config& config, ipc::AdminPolicy
   ipc::ServerOptions options;
   options.endpoint = config.ipc.endpoint;
   options.admin_policy = admin_policy;
+  options.limits = ipc::AdmissionLimits{.max_connections = config.ipc.max_connections,
+                                        .admin_reserved_connections = config.ipc.admin_reserved_connections,
+                                        .max_connections_per_user = config.ipc.max_connections_per_user,
+                                        .max_requests_per_user = config.ipc.max_requests_per_user,
+                                        .max_subscriptions_per_user = config.ipc.max_subscriptions_per_user};
+  options.idle_timeout = config.ipc.idle_timeout;
   return options;
 }
 

@@ -2,6 +2,7 @@
 
 #include "service/build_info.h"
 #include "service/lifecycle.h"
+#include "service/method_params.h"
 
 namespace edgeprov::service {
 
@@ -44,11 +45,10 @@ void register_methods(ipc::Dispatcher& dispatcher, const MethodContext& context)
 
   if (context.subscribers != nullptr) {
     dispatcher.add("subscribe", ipc::Access::local_user, [&context](const ipc::Call& call) {
-      if (!call.params.is_null() && !(call.params.is_object() && call.params.empty()))
-        throw ipc::RpcError{ipc::errc::invalid_params, "invalid params for 'subscribe': it takes none", nullptr};
+      checked_params(call.method, call.params, {});
       auto sink = call.sink.lock();
       if (!sink) throw ipc::RpcError{ipc::errc::internal_error, "the connection closed while subscribing", nullptr};
-      sink->hold_open();
+      if (auto refused = sink->hold_open()) throw std::move(*refused);  // the caller's subscription limit
       context.subscribers->add(call.sink);
       return status_json(context);
     });

@@ -1,38 +1,19 @@
 #include "service/provisioning_methods.h"
 
 #include <boost/asio/post.hpp>
-#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "common/encoding.h"
 #include "common/time.h"
 #include "dps/sas.h"
+#include "service/method_params.h"
+#include "service/tpm_methods.h"
 
 namespace edgeprov::service {
 
 using nlohmann::json;
 
 namespace {
-
-ipc::RpcError invalid_params(const std::string& method, const std::string& problem) {
-  return ipc::RpcError{ipc::errc::invalid_params, "invalid params for '" + method + "': " + problem, nullptr};
-}
-
-// params: absent, null or an object holding only `allowed` keys.
-const json& checked_params(const ipc::Call& call, std::initializer_list<std::string_view> allowed) {
-  static const json empty = json::object();
-  if (call.params.is_null()) return empty;
-  if (!call.params.is_object()) throw invalid_params(call.method, "params must be an object");
-  for (const auto& [key, value] : call.params.items()) {
-    if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
-      std::string names;
-      for (auto name : allowed) names += (names.empty() ? "" : ", ") + std::string(name);
-      throw invalid_params(call.method, fmt::format("unknown parameter \"{}\" (accepted: {})", key,
-                                                    names.empty() ? std::string("none") : names));
-    }
-  }
-  return call.params;
-}
 
 ipc::RpcError not_provisioned(const std::string& method) {
   return ipc::RpcError{ipc::errc::not_provisioned,
@@ -41,11 +22,15 @@ ipc::RpcError not_provisioned(const std::string& method) {
                        nullptr};
 }
 
-// A TPM failure is -32010 with the TPM's details (as tpm.info answers it); anything else is the
-// configuration's (an X.509 device has no key, the identity is not known yet).
+// A TPM failure is -32010 with the TPM's details, or -32003 when the TPM's queue was full (as tpm.info
+// answers them); anything else is the configuration's (an X.509 device has no key, the identity is not
+// known yet).
 ipc::RpcError sign_error(const dps::Error& error) {
-  if (const auto* tpm = std::get_if<tpm::Error>(&error.cause))
-    return ipc::RpcError{ipc::errc::tpm_unavailable, error.message, tpm::error_json(*tpm)};
+  if (const auto* tpm = std::get_if<tpm::Error>(&error.cause)) {
+    auto rpc = to_rpc_error(*tpm);
+    rpc.message = error.message;
+    return rpc;
+  }
   return ipc::RpcError{ipc::errc::internal_error, error.message, dps::to_json(error)};
 }
 
@@ -79,13 +64,7 @@ void register_provisioning_methods(ipc::Dispatcher& dispatcher, Provisioner& pro
                                    const MethodContext& context, boost::asio::any_io_executor executor) {
   dispatcher.add_async("reprovision", ipc::Access::admin,
                        [&provisioner, &context, executor](ipc::Call call, ipc::Reply reply) {
-                         const json& params = checked_params(call, {"wait"});
-                         bool wait = true;
-                         if (params.contains("wait")) {
-                           if (!params.at("wait").is_boolean())
-                             throw invalid_params(call.method, "\"wait\" must be true or false");
-                           wait = params.at("wait").get<bool>();
-                         }
+                         const bool wait = parse_reprovision_params(call.params).wait;
                          spdlog::info("reprovision requested by {}", call.peer.name.empty() ? "a local admin"
                                                                                              : call.peer.name);
                          boost::asio::post(executor, [&provisioner, &context, wait, reply = std::move(reply)] {
@@ -106,7 +85,7 @@ void register_provisioning_methods(ipc::Dispatcher& dispatcher, Provisioner& pro
 
   dispatcher.add_async("identity.get", ipc::Access::identity,
                        [&provisioner, executor](ipc::Call call, ipc::Reply reply) {
-                         checked_params(call, {});
+                         checked_params(call.method, call.params, {});
                          boost::asio::post(executor, [&provisioner, method = call.method, reply = std::move(reply)] {
                            auto identity = provisioner.identity();
                            if (!identity) {
@@ -125,16 +104,7 @@ void register_provisioning_methods(ipc::Dispatcher& dispatcher, Provisioner& pro
 
   dispatcher.add_async(
       "identity.sasToken", ipc::Access::identity, [&provisioner, executor](ipc::Call call, ipc::Reply reply) {
-        const json& params = checked_params(call, {"lifetimeSeconds"});
-        std::chrono::seconds lifetime = dps::hub_sas_lifetime;
-        if (params.contains("lifetimeSeconds")) {
-          const json& value = params.at("lifetimeSeconds");
-          if (!value.is_number_integer() || value.get<std::int64_t>() < min_sas_lifetime.count() ||
-              value.get<std::int64_t>() > max_sas_lifetime.count())
-            throw invalid_params(call.method, fmt::format("\"lifetimeSeconds\" must be an integer from {} to {}",
-                                                          min_sas_lifetime.count(), max_sas_lifetime.count()));
-          lifetime = std::chrono::seconds(value.get<std::int64_t>());
-        }
+        const std::chrono::seconds lifetime = parse_sas_token_params(call.params).lifetime;
         boost::asio::post(executor, [&provisioner, lifetime, method = call.method, reply = std::move(reply)] {
           auto identity = signing_identity(provisioner, method, reply,
                                            "this device authenticates to its hub with its X.509 certificate; "
@@ -163,15 +133,8 @@ void register_provisioning_methods(ipc::Dispatcher& dispatcher, Provisioner& pro
 
   dispatcher.add_async("identity.sign", ipc::Access::identity, [&provisioner, executor](ipc::Call call,
                                                                                         ipc::Reply reply) {
-    const json& params = checked_params(call, {"data"});
-    if (!params.contains("data") || !params.at("data").is_string())
-      throw invalid_params(call.method, "\"data\" must be the bytes to sign, in base64");
-    auto decoded = base64_decode(params.at("data").get<std::string>());
-    if (!decoded) throw invalid_params(call.method, "\"data\" is not padded standard base64");
-    if (decoded->size() > max_sign_bytes)
-      throw invalid_params(call.method, fmt::format("\"data\" holds {} bytes; at most {} can be signed",
-                                                    decoded->size(), max_sign_bytes));
-    boost::asio::post(executor, [&provisioner, data = edgeprov::to_string(ByteView(*decoded)), method = call.method,
+    const Bytes decoded = parse_sign_params(call.params).data;
+    boost::asio::post(executor, [&provisioner, data = edgeprov::to_string(ByteView(decoded)), method = call.method,
                                  reply = std::move(reply)]() mutable {
       if (!signing_identity(provisioner, method, reply,
                             "this device authenticates with its X.509 certificate and holds no key to sign with"))

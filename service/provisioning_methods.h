@@ -5,14 +5,11 @@
 #include <boost/asio/any_io_executor.hpp>
 
 #include "ipc/dispatcher.h"
+#include "service/method_params.h"
 #include "service/methods.h"
 #include "service/provisioner.h"
 
 namespace edgeprov::service {
-
-inline constexpr std::size_t max_sign_bytes = 16 * 1024;  // identity.sign: decoded data
-inline constexpr std::chrono::seconds min_sas_lifetime{60};
-inline constexpr std::chrono::seconds max_sas_lifetime{24 * 3600};
 
 // Handlers hop onto `executor` (the io thread, where the Provisioner lives) before touching it.
 void register_provisioning_methods(ipc::Dispatcher& dispatcher, Provisioner& provisioner,

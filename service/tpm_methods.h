@@ -12,12 +12,13 @@ namespace edgeprov::service {
 
 tpm::Options tpm_options(const config::Config& config);
 
-// A tpm::Error as a JSON-RPC error: code ipc::errc::tpm_unavailable, the full message, and in `data`
-// the kind, command, return code and fix (docs/tpm.md).
+// A tpm::Error as a JSON-RPC error: code ipc::errc::tpm_unavailable (ipc::errc::busy when the TPM queue
+// was full), the full message, and in `data` the kind, command, return code and fix (docs/tpm.md).
 ipc::RpcError to_rpc_error(const tpm::Error& error);
 
-// Registers `tpm.info` (any local user). `worker` must outlive the dispatcher; results are completed
-// through `executor` (the service's io_context).
+// Registers `tpm.info` (any local user: administrators get a fresh read, others the worker's cached
+// description). `worker` must outlive the dispatcher; results are completed through `executor` (the
+// service's io_context).
 void register_tpm_methods(ipc::Dispatcher& dispatcher, tpm::Worker& worker, boost::asio::any_io_executor executor);
 
 }  // namespace edgeprov::service

@@ -104,6 +104,7 @@ std::string_view to_string(ErrorKind kind) {
     case ErrorKind::transient_key_lost: return "transient_key_lost";
     case ErrorKind::no_space: return "no_space";
     case ErrorKind::tpm: return "tpm";
+    case ErrorKind::busy: return "busy";
   }
   return "?";
 }
@@ -239,7 +240,8 @@ Error make_error(const CallSite& site, std::uint32_t rc) {
 }
 
 bool passes_by_waiting(ErrorKind kind) {
-  return kind == ErrorKind::connection || kind == ErrorKind::lockout || kind == ErrorKind::transient_key_lost;
+  return kind == ErrorKind::connection || kind == ErrorKind::lockout || kind == ErrorKind::busy ||
+         kind == ErrorKind::transient_key_lost;
 }
 
 nlohmann::json error_json(const Error& error) {

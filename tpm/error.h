@@ -26,6 +26,7 @@ enum class ErrorKind {
   transient_key_lost, // a DPS key loaded for an attempt is no longer loaded (connection reset, TPM restart)
   no_space,           // no room for another persistent object or session
   tpm,                // any other TPM or TSS failure
+  busy,               // the worker's queue for this kind of work is full: nothing was sent to the TPM
 };
 
 // The five TPM2B items of a DPS authentication-key blob, in wire order (docs/dps-protocol.md §5.5).
@@ -33,8 +34,9 @@ enum class BlobPart { credential, secret, duplicate, seed, public_area };
 std::string_view to_string(BlobPart part);  // "credential (TPM2B_ID_OBJECT)", …
 std::string_view to_string(ErrorKind kind); // "connection", "device_missing", …
 // Whether waiting can bring the TPM back without anyone acting: a simulator or device that is not there
-// yet or restarting (connection), a dictionary-attack lockout running out (lockout), a lost transient key
-// that the next registration attempt loads afresh from a new challenge (transient_key_lost).
+// yet or restarting (connection), a dictionary-attack lockout running out (lockout), a full queue (busy),
+// a lost transient key that the next registration attempt loads afresh from a new challenge
+// (transient_key_lost).
 bool passes_by_waiting(ErrorKind kind);
 
 // Which hierarchy's password a command used; decides which config key an auth failure names.

@@ -1,12 +1,25 @@
 #include "tpm/worker.h"
 
 #include <boost/asio/post.hpp>
+#include <fmt/format.h>
 
 #include <future>
 
 namespace edgeprov::tpm {
 
-Worker::Worker(Options options) : options_(std::move(options)) {
+namespace {
+
+Error stopping_error() { return Error(ErrorKind::tpm, "use the TPM", 0, "the TPM worker is stopping", ""); }
+
+Error queue_full(Priority priority, std::size_t capacity) {
+  return Error(ErrorKind::busy, "queue TPM work", 0,
+               fmt::format("the TPM queue for {} work is full ({} waiting)", to_string(priority), capacity),
+               "retry in a moment; the TPM is busy with work queued before this");
+}
+
+}  // namespace
+
+Worker::Worker(Options options, QueueCapacity capacity) : options_(std::move(options)), queue_(capacity) {
   if (options_.tcti.empty()) options_.tcti = default_tcti();
   if (options_.config_file.empty()) options_.config_file = default_config_file();
   snapshot_.tcti = options_.tcti;
@@ -22,16 +35,20 @@ Worker::~Worker() {
   thread_.join();
 }
 
-void Worker::enqueue(std::function<void(bool)> task) {
+void Worker::enqueue(Priority priority, Task task, Bound bound) {
+  std::optional<Error> refused;
   {
     std::lock_guard lock(mutex_);
-    if (!stopping_) {
-      queue_.push_back(std::move(task));
-      task = nullptr;
+    if (stopping_) {
+      refused = stopping_error();
+    } else if (bound == Bound::never_refused) {
+      queue_.push_always(priority, std::move(task));
+    } else if (!queue_.push(priority, task)) {
+      refused = queue_full(priority, queue_.capacity().of(priority));
     }
   }
-  if (task) {
-    task(true);
+  if (refused) {
+    task(&*refused);
     return;
   }
   wake_.notify_one();
@@ -39,23 +56,28 @@ void Worker::enqueue(std::function<void(bool)> task) {
 
 void Worker::run() {
   for (;;) {
-    std::function<void(bool)> task;
+    Task task;
     {
       std::unique_lock lock(mutex_);
       wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
       if (stopping_) break;
-      task = std::move(queue_.front());
-      queue_.pop_front();
+      task = std::move(*queue_.pop());
     }
-    task(false);
+    task(nullptr);
   }
-  std::deque<std::function<void(bool)>> left;
+  std::vector<Task> left;
   {
     std::lock_guard lock(mutex_);
-    left.swap(queue_);
+    left = queue_.drain();
   }
-  for (auto& task : left) task(true);
+  const Error stopped = stopping_error();
+  for (auto& task : left) task(&stopped);
   device_.reset();
+}
+
+void Worker::changed() {
+  std::lock_guard lock(mutex_);
+  ++generation_;
 }
 
 template <typename T>
@@ -66,6 +88,8 @@ Result<T> Worker::execute(const std::function<T(Device&)>& job) {
                                      error->kind() != ErrorKind::device_missing &&
                                      error->kind() != ErrorKind::permission_denied);
     snapshot_.last_error = error ? std::optional<std::string>(error->what()) : std::nullopt;
+    // A failed command may have moved what describe() reads (the lockout counter, a half-done import).
+    if (error) ++generation_;
   };
   // A connection that broke is replaced once per call: a restarted simulator or a reset device is
   // usable again at once, and a TPM that stays away gives a connect error rather than a stale one.
@@ -75,6 +99,7 @@ Result<T> Worker::execute(const std::function<T(Device&)>& job) {
         device_ = std::make_unique<Device>(options_);
         std::lock_guard lock(mutex_);
         ++snapshot_.connects;
+        ++generation_;  // perhaps another TPM, or the same one after a reset
       }
       Result<T> result = job(*device_);
       record(std::nullopt);
@@ -98,21 +123,16 @@ template <typename T>
 T Worker::call(std::function<T(Device&)> job) {
   std::promise<Result<T>> promise;
   auto future = promise.get_future();
-  enqueue([&](bool cancelled) {
-    if (cancelled) {
-      promise.set_value(Error(ErrorKind::tpm, "use the TPM", 0, "the TPM worker is stopping", ""));
-      return;
-    }
-    promise.set_value(execute(job));
+  enqueue(Priority::credential, [&](const Error* refused) {
+    promise.set_value(refused ? Result<T>(*refused) : execute(job));
   });
   return future.get().value();
 }
 
 template <typename T>
-void Worker::post(std::function<T(Device&)> job, Executor executor, Handler<T> done) {
-  enqueue([this, job = std::move(job), executor, done = std::move(done)](bool cancelled) {
-    Result<T> result = cancelled ? Result<T>(Error(ErrorKind::tpm, "use the TPM", 0, "the TPM worker stopped", ""))
-                                 : execute(job);
+void Worker::post(Priority priority, std::function<T(Device&)> job, Executor executor, Handler<T> done) {
+  enqueue(priority, [this, job = std::move(job), executor, done = std::move(done)](const Error* refused) {
+    Result<T> result = refused ? Result<T>(*refused) : execute(job);
     boost::asio::post(executor, [done, result = std::move(result)]() mutable { done(std::move(result)); });
   });
 }
@@ -120,6 +140,7 @@ void Worker::post(std::function<T(Device&)> job, Executor executor, Handler<T> d
 // Each operation as a job for the TPM thread, noting what `status` may show without asking the TPM.
 std::function<PublicKeys(Device&)> Worker::keys_job() {
   return [this](Device& d) {
+    changed();  // keys() creates the EK or SRK when absent
     auto keys = d.keys();
     std::lock_guard lock(mutex_);
     snapshot_.registration_id = keys.registration_id;
@@ -142,6 +163,7 @@ std::function<TransientKey(Device&)> Worker::load_job(Bytes blob) {
 
 std::function<ImportedKey(Device&)> Worker::persist_job(TransientKey key) {
   return [this, key](Device& d) {
+    changed();  // the authentication key is replaced (or, on failure, may have been evicted)
     auto persisted = d.persist_key(key);
     std::lock_guard lock(mutex_);
     snapshot_.auth_key_present = true;
@@ -155,10 +177,15 @@ std::function<Sha256Digest(Device&)> Worker::sign_job(SigningKey key, Bytes data
 
 std::function<Description(Device&)> Worker::describe_job() {
   return [this](Device& d) {
-    Description out{d.keys(), d.info()};
+    Description out{d.keys(), d.info(), std::chrono::system_clock::now()};
     std::lock_guard lock(mutex_);
     snapshot_.registration_id = out.keys.registration_id;
     snapshot_.auth_key_present = out.info.auth_key_present;
+    // Whoever asked, a fresh description is what local users are shown next. Jobs run one at a time on
+    // this thread, so nothing moved generation_ between the reads above and here.
+    cached_ = out;
+    cached_at_ = std::chrono::steady_clock::now();
+    cached_generation_ = generation_;
     return out;
   };
 }
@@ -171,30 +198,77 @@ Sha256Digest Worker::sign(SigningKey key, Bytes data) { return call(sign_job(key
 Description Worker::describe() { return call(describe_job()); }
 
 void Worker::async_keys(Executor executor, Handler<PublicKeys> done) {
-  post(keys_job(), std::move(executor), std::move(done));
+  post(Priority::credential, keys_job(), std::move(executor), std::move(done));
 }
-void Worker::async_info(Executor executor, Handler<Info> done) {
-  post(info_job(), std::move(executor), std::move(done));
+void Worker::async_info(Executor executor, Handler<Info> done, Priority priority) {
+  post(priority, info_job(), std::move(executor), std::move(done));
 }
 void Worker::async_load_key(Bytes blob, Executor executor, Handler<TransientKey> done) {
-  post(load_job(std::move(blob)), std::move(executor), std::move(done));
+  post(Priority::credential, load_job(std::move(blob)), std::move(executor), std::move(done));
 }
 void Worker::async_persist_key(TransientKey key, Executor executor, Handler<ImportedKey> done) {
-  post(persist_job(key), std::move(executor), std::move(done));
+  post(Priority::credential, persist_job(key), std::move(executor), std::move(done));
 }
-void Worker::async_describe(Executor executor, Handler<Description> done) {
-  post(describe_job(), std::move(executor), std::move(done));
+void Worker::async_describe(Executor executor, Handler<Description> done, Priority priority) {
+  post(priority, describe_job(), std::move(executor), std::move(done));
 }
 void Worker::async_sign(SigningKey key, Bytes data, Executor executor, Handler<Sha256Digest> done) {
-  post(sign_job(key, std::move(data)), std::move(executor), std::move(done));
+  post(Priority::credential, sign_job(key, std::move(data)), std::move(executor), std::move(done));
 }
 
 // Not through execute(): a flush must not open a connection (a new one has nothing to flush), nor count
 // as the TPM answering or failing in the snapshot.
 void Worker::flush_key(TransientKey key) {
-  enqueue([this, key](bool cancelled) {
-    if (!cancelled && device_) device_->flush_key(key);
+  enqueue(Priority::credential, [this, key](const Error* refused) {
+    if (!refused && device_) device_->flush_key(key);
+  }, Bound::never_refused);
+}
+
+void Worker::async_cached_description(Executor executor, Handler<Description> done) {
+  auto deliver = [executor, done = std::move(done)](Result<Description> result) {
+    boost::asio::post(executor, [done, result = std::move(result)]() mutable { done(std::move(result)); });
+  };
+  bool start_refresh = false;
+  {
+    std::lock_guard lock(mutex_);
+    const auto now = std::chrono::steady_clock::now();
+    if (cached_ && cached_generation_ == generation_ && now - cached_at_ < description_max_age) {
+      deliver(*cached_);
+      return;
+    }
+    if (refresh_error_ && now - refresh_error_at_ < failed_description_hold) {
+      deliver(*refresh_error_);
+      return;
+    }
+    if (refresh_waiters_.size() >= max_description_waiters) {
+      deliver(Error(ErrorKind::busy, "queue TPM work", 0,
+                    fmt::format("{} callers already wait for the TPM description", max_description_waiters),
+                    "retry in a moment"));
+      return;
+    }
+    start_refresh = refresh_waiters_.empty();
+    refresh_waiters_.push_back(std::move(deliver));
+  }
+  if (!start_refresh) return;  // joins the refresh already queued or running
+  enqueue(Priority::local_user, [this](const Error* refused) {
+    finish_refresh(refused ? Result<Description>(*refused) : execute(describe_job()));
   });
+}
+
+void Worker::finish_refresh(const Result<Description>& result) {
+  std::vector<std::function<void(Result<Description>)>> waiters;
+  {
+    std::lock_guard lock(mutex_);
+    waiters.swap(refresh_waiters_);
+    // A full queue is not the TPM failing: the next caller may try again at once.
+    if (!result.ok() && result.error().kind() != ErrorKind::busy) {
+      refresh_error_ = result.error();
+      refresh_error_at_ = std::chrono::steady_clock::now();
+    } else {
+      refresh_error_.reset();
+    }
+  }
+  for (auto& waiter : waiters) waiter(result);
 }
 
 Worker::Snapshot Worker::snapshot() const {

@@ -1,13 +1,15 @@
 // tpm/worker.h — the one thread that owns the TPM connection (ESAPI blocks). Callers on an io_context
 // get results posted back to their executor; edgeprovctl and tests use the blocking calls. A lost
 // connection (simulator restarted, device reset) is dropped and opened again on the next call.
-// Never blocks the caller's executor; snapshot() never waits on the TPM.
+// Its queue is bounded and ordered by priority (tpm/job_queue.h): provisioning and signing go first,
+// and what local users may cause is answered from a cached description, refreshed at most once at a
+// time at the lowest priority. Never blocks the caller's executor; snapshot() never waits on the TPM.
 #pragma once
 #include <boost/asio/any_io_executor.hpp>
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -16,8 +18,11 @@
 #include <thread>
 #include <utility>
 #include <variant>
+#include <vector>
 
+#include "common/time.h"
 #include "tpm/device.h"
+#include "tpm/job_queue.h"
 
 namespace edgeprov::tpm {
 
@@ -47,7 +52,17 @@ class Result {
 struct Description {
   PublicKeys keys;
   Info info;
+  SystemTime read_at{};  // when it was read from the TPM
 };
+
+// A cached description is read again once anything may have changed it (a key created or imported, a
+// failed command, a new connection) or once it is this old, whichever comes first.
+inline constexpr std::chrono::seconds description_max_age{30};
+// A refresh that failed answers the callers of the next seconds with the same error rather than
+// sending the TPM (or a TCTI that cannot reach it) another attempt for each of them.
+inline constexpr std::chrono::seconds failed_description_hold{5};
+// Callers waiting for the one refresh in progress; more are refused (busy) rather than queued.
+inline constexpr std::size_t max_description_waiters = 256;
 
 class Worker {
  public:
@@ -56,12 +71,12 @@ class Worker {
   using Handler = std::function<void(Result<T>)>;
 
   // Starts the thread; the TPM is opened on the first call, not here.
-  explicit Worker(Options options);
+  explicit Worker(Options options, QueueCapacity capacity = {});
   ~Worker();  // finishes the running call; queued asynchronous calls get an error
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
 
-  // Blocking calls (edgeprovctl, tests, benchmarks). Throw tpm::Error.
+  // Blocking calls (edgeprovctl, tests, benchmarks), at Priority::credential. Throw tpm::Error.
   PublicKeys keys();
   Info info();
   TransientKey load_key(Bytes blob);
@@ -69,16 +84,23 @@ class Worker {
   Sha256Digest sign(SigningKey key, Bytes data);
   Description describe();
 
-  // Asynchronous calls: the work runs on the TPM thread, `done` is posted to `executor`. Calls run one at
-  // a time in the order they were made. The DPS key calls are Device's (tpm/device.h): a transient key
-  // lives in the connection that loaded it, so after a reconnect using it fails with transient_key_lost.
+  // Asynchronous calls: the work runs on the TPM thread, `done` is posted to `executor`. Keys, the DPS
+  // key calls and signing are credential work; info and describe run at the priority given. A call whose
+  // priority's queue is full completes at once with an Error of kind busy. The DPS key calls are
+  // Device's (tpm/device.h): a transient key lives in the connection that loaded it, so after a
+  // reconnect using it fails with transient_key_lost.
   void async_keys(Executor executor, Handler<PublicKeys> done);
-  void async_info(Executor executor, Handler<Info> done);
+  void async_info(Executor executor, Handler<Info> done, Priority priority = Priority::administrator);
   void async_load_key(Bytes blob, Executor executor, Handler<TransientKey> done);
   void async_persist_key(TransientKey key, Executor executor, Handler<ImportedKey> done);
   void async_sign(SigningKey key, Bytes data, Executor executor, Handler<Sha256Digest> done);
-  void async_describe(Executor executor, Handler<Description> done);
-  // Flushes `key` if it is still loaded; nobody waits for it and a failure changes nothing.
+  void async_describe(Executor executor, Handler<Description> done, Priority priority = Priority::administrator);
+  // The last description read (by any describe), when nothing changed since and it is younger than
+  // description_max_age; else one refresh at Priority::local_user, which every caller meanwhile joins.
+  // However many call it, the TPM sees at most one describe at a time on its behalf.
+  void async_cached_description(Executor executor, Handler<Description> done);
+  // Flushes `key` if it is still loaded; nobody waits for it and a failure changes nothing. Queued at
+  // Priority::credential but never refused for a full queue: a key left loaded would hold a TPM slot.
   void flush_key(TransientKey key);
 
   // What the last calls found out; for `status`, which must never wait on the TPM.
@@ -105,8 +127,13 @@ class Worker {
   template <typename T>
   T call(std::function<T(Device&)> job);
   template <typename T>
-  void post(std::function<T(Device&)> job, Executor executor, Handler<T> done);
-  void enqueue(std::function<void(bool cancelled)> task);
+  void post(Priority priority, std::function<T(Device&)> job, Executor executor, Handler<T> done);
+  // A task runs with nullptr, or is answered with the reason it will not run (queue full, stopping).
+  using Task = std::function<void(const Error* refused)>;
+  enum class Bound { capacity, never_refused };  // never_refused: flush_key only (JobQueue::push_always)
+  void enqueue(Priority priority, Task task, Bound bound = Bound::capacity);
+  void finish_refresh(const Result<Description>& result);
+  void changed();  // what describe() reads may have changed: the cached description is stale
   void run();
 
   Options options_;
@@ -114,9 +141,17 @@ class Worker {
 
   mutable std::mutex mutex_;
   std::condition_variable wake_;
-  std::deque<std::function<void(bool cancelled)>> queue_;
+  JobQueue<Task> queue_;
   bool stopping_ = false;
   Snapshot snapshot_;
+  // The cached description (guarded by mutex_): valid while generation_ has not moved since it was read.
+  std::optional<Description> cached_;
+  std::chrono::steady_clock::time_point cached_at_{};
+  std::uint64_t cached_generation_ = 0;
+  std::uint64_t generation_ = 0;
+  std::optional<Error> refresh_error_;  // the last refresh's failure, answered for failed_description_hold
+  std::chrono::steady_clock::time_point refresh_error_at_{};
+  std::vector<std::function<void(Result<Description>)>> refresh_waiters_;  // empty: no refresh queued
   std::thread thread_;
 };
 

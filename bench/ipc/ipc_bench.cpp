@@ -29,6 +29,7 @@
 #include <boost/asio/io_context.hpp>
 #include <spdlog/spdlog.h>
 
+#include "bench/ipc/seconds_option.h"
 #include "ipc/server.h"
 
 using namespace edgeprov::ipc;
@@ -241,15 +242,7 @@ Result measure(const std::string& path, const std::string& request, std::size_t 
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::chrono::milliseconds duration(2000);
-  for (int i = 1; i < argc; ++i) {
-    if (std::string(argv[i]) == "--seconds" && i + 1 < argc) {
-      duration = std::chrono::milliseconds(static_cast<long>(std::atof(argv[++i]) * 1000));
-    } else {
-      std::fprintf(stderr, "usage: bench_ipc [--seconds N]\n");
-      return 2;
-    }
-  }
+  const auto duration = seconds_option(argc, argv, std::chrono::milliseconds(2000), "bench_ipc");
   spdlog::set_level(spdlog::level::warn);
 
   const auto dir = std::filesystem::temp_directory_path() / ("edgeprov-bench-" + std::to_string(::getpid()));

@@ -15,164 +15,18 @@
 
 #include <atomic>
 #include <filesystem>
-#include <mutex>
-#include <optional>
 #include <system_error>
 #include <thread>
 
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
-
 #include "ipc/client.h"
-#include "ipc/server.h"
-#include "tests/support/process.h"
+#include "tests/integration/ipc/server_fixture.h"
 
 using namespace edgeprov;
 using namespace edgeprov::ipc;
+using namespace edgeprov::test;
 using namespace std::chrono_literals;
 using nlohmann::json;
 using Catch::Matchers::ContainsSubstring;
-
-namespace {
-
-// The server under test, with the methods the tests call.
-class Fixture {
- public:
-  explicit Fixture(ServerOptions options = {}) {
-    if (options.endpoint.empty()) options.endpoint = (dir_ / "run" / "edgeprov.sock").string();
-    path_ = options.endpoint;
-    dispatcher_.add("status", Access::local_user, [](const Call&) { return json{{"state", "starting"}}; });
-    dispatcher_.add("version", Access::local_user, [](const Call&) { return json{{"version", "0.1.0"}}; });
-    dispatcher_.add("echo", Access::local_user, [](const Call& call) { return call.params; });
-    dispatcher_.add("whoami", Access::local_user, [](const Call& call) {
-      return json{{"uid", call.peer.uid.value_or(999999)}, {"admin", call.peer.admin}, {"name", call.peer.name}};
-    });
-    dispatcher_.add("bytes", Access::local_user,
-                    [](const Call& call) { return json(std::string(call.params.at("n").get<std::size_t>(), 'x')); });
-    dispatcher_.add("admin.only", Access::admin, [](const Call&) { return json("granted"); });
-    // Answers from another thread after `ms` milliseconds: a method that completes late.
-    dispatcher_.add_async("slow", Access::local_user, [this](Call call, Reply reply) {
-      const auto ms = call.params.value("ms", 100);
-      std::lock_guard lock(mutex_);
-      workers_.emplace_back([ms, reply = std::move(reply)] {
-        std::this_thread::sleep_for(std::chrono::milliseconds(ms));
-        reply(json("slow done"));
-      });
-    });
-    dispatcher_.add("subscribe", Access::local_user, [this](const Call& call) {
-      std::lock_guard lock(mutex_);
-      sink_ = call.sink;
-      if (auto sink = call.sink.lock(); sink && call.params.is_object() && call.params.value("hold", false))
-        sink->hold_open();
-      return json(true);
-    });
-    server_ = std::make_unique<Server>(io_, options, dispatcher_);
-    server_->start();
-    thread_ = std::thread([this] { io_.run(); });
-  }
-  ~Fixture() {
-    {
-      std::lock_guard lock(mutex_);
-      for (auto& worker : workers_) worker.join();
-    }
-    server_->stop();
-    work_.reset();
-    io_.stop();
-    thread_.join();
-  }
-
-  const std::string& path() const { return path_; }
-  Server& server() { return *server_; }
-  std::shared_ptr<NotificationSink> sink() {
-    std::lock_guard lock(mutex_);
-    return sink_.lock();
-  }
-
- private:
-  test::TempDir dir_;
-  std::string path_;
-  Dispatcher dispatcher_;
-  boost::asio::io_context io_;
-  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_{io_.get_executor()};
-  std::unique_ptr<Server> server_;
-  std::thread thread_;
-  std::mutex mutex_;
-  std::vector<std::thread> workers_;
-  std::weak_ptr<NotificationSink> sink_;
-};
-
-// A raw connection: exact bytes out, lines in.
-class Raw {
- public:
-  explicit Raw(const std::string& path) {
-    fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    REQUIRE(fd_ >= 0);
-    sockaddr_un address{};
-    address.sun_family = AF_UNIX;
-    path.copy(address.sun_path, sizeof address.sun_path - 1);
-    REQUIRE(::connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
-  }
-  ~Raw() { ::close(fd_); }
-  int fd() const { return fd_; }
-
-  void send(std::string_view bytes) {
-    while (!bytes.empty()) {
-      const ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
-      REQUIRE(n > 0);
-      bytes.remove_prefix(static_cast<std::size_t>(n));
-    }
-  }
-  // The next line, or nullopt on EOF / timeout.
-  std::optional<std::string> line(std::chrono::milliseconds timeout = 5s) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    for (;;) {
-      if (auto newline = buffer_.find('\n'); newline != std::string::npos) {
-        std::string line = buffer_.substr(0, newline);
-        buffer_.erase(0, newline + 1);
-        return line;
-      }
-      if (!readable(deadline)) return std::nullopt;
-      char chunk[4096];
-      const ssize_t n = ::recv(fd_, chunk, sizeof chunk, 0);
-      if (n <= 0) return std::nullopt;
-      buffer_.append(chunk, static_cast<std::size_t>(n));
-    }
-  }
-  json message(std::chrono::milliseconds timeout = 5s) {
-    auto text = line(timeout);
-    REQUIRE(text);
-    return json::parse(*text);
-  }
-  // True when the server closed the connection (EOF or reset) within the timeout, all data read.
-  bool closed_within(std::chrono::milliseconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    for (;;) {
-      if (!readable(deadline)) return false;
-      char chunk[4096];
-      const ssize_t n = ::recv(fd_, chunk, sizeof chunk, 0);
-      if (n <= 0) return true;
-    }
-  }
-
- private:
-  bool readable(std::chrono::steady_clock::time_point deadline) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    pollfd entry{fd_, POLLIN, 0};
-    return ::poll(&entry, 1, static_cast<int>(std::max<long long>(left.count(), 0))) > 0;
-  }
-  int fd_ = -1;
-  std::string buffer_;
-};
-
-std::string request(int id, std::string_view method, const json& params = nullptr) {
-  return encode_request(id, method, params);
-}
-
-test::RunResult call_as(const std::string& user, const std::string& endpoint, const std::string& method) {
-  return test::run(test::ProcessOptions{{IPC_CALL_PATH, endpoint, method}, {}, std::nullopt, user, std::nullopt}, 20s);
-}
-
-}  // namespace
 
 TEST_CASE("a client calls status and gets the result back") {
   Fixture fixture;
@@ -234,10 +88,11 @@ TEST_CASE("requests split across writes at odd places and ended with CRLF are an
   Fixture fixture;
   Raw raw(fixture.path());
   const std::string line = R"({"jsonrpc":"2.0","id":"x","method":"status"})";
+  // Each part is a read of its own: the server has nothing to answer until the line is whole.
   raw.send(line.substr(0, 10));
-  std::this_thread::sleep_for(50ms);
+  CHECK_FALSE(raw.line(50ms));
   raw.send(line.substr(10) + "\r");
-  std::this_thread::sleep_for(50ms);
+  CHECK_FALSE(raw.line(50ms));
   raw.send("\n");
   auto answer = raw.message();
   CHECK(answer["id"] == "x");
@@ -347,12 +202,14 @@ TEST_CASE("an idle connection is closed after the idle timeout") {
   Raw idle(fixture.path());
   Raw busy(fixture.path());
   const auto start = std::chrono::steady_clock::now();
-  for (int i = 0; i < 6; ++i) {  // keeps `busy` active past the timeout
+  // `busy` asks something at least every 300 ms until the server closes `idle`.
+  bool closed = false;
+  for (int i = 0; i < 20 && !closed; ++i) {
     busy.send(request(i, "status"));
     CHECK(busy.message()["id"] == i);
-    std::this_thread::sleep_for(300ms);
+    closed = idle.closed_within(300ms);
   }
-  CHECK(idle.closed_within(3s));
+  CHECK(closed);
   CHECK(std::chrono::steady_clock::now() - start >= 1s);
   busy.send(request(99, "status"));
   CHECK(busy.message()["id"] == 99);
@@ -363,11 +220,11 @@ TEST_CASE("a connection held open for notifications outlives the idle timeout an
   options.idle_timeout = 1s;
   Fixture fixture(options);
   Raw held(fixture.path());
-  Raw idle(fixture.path());
-  held.send(request(1, "subscribe", json{{"hold", true}}));
+  held.send(request(1, "subscribe"));
   CHECK(held.message()["result"] == true);
+  // A connection opened after the subscription and closed as idle: the idle timeout has passed since.
+  Raw idle(fixture.path());
   CHECK(idle.closed_within(3s));
-  std::this_thread::sleep_for(1500ms);  // more than the idle timeout since the subscription
   auto sink = fixture.sink();
   REQUIRE(sink);
   CHECK(sink->notify("status.changed", json{{"state", "provisioned"}}));
@@ -388,7 +245,8 @@ TEST_CASE("a connection waiting for a slow method is not closed as idle") {
 
 TEST_CASE("beyond the connection limit a client gets busy and is closed") {
   ServerOptions options;
-  options.max_connections = 2;
+  options.limits.max_connections = 2;  // the test runs as root: an administrator, refused only at this
+  options.limits.admin_reserved_connections = 1;
   Fixture fixture(options);
   Client first(fixture.path());
   Client second(fixture.path());
@@ -399,11 +257,14 @@ TEST_CASE("beyond the connection limit a client gets busy and is closed") {
   Raw third(fixture.path());
   auto busy = third.message();
   CHECK(busy["error"]["code"] == errc::busy);
+  CHECK(busy["error"]["data"]["limit"] == "connections");
+  CHECK(busy["error"]["data"]["value"] == 2);
+  CHECK_THAT(busy["error"]["message"].get<std::string>(), ContainsSubstring("at its limit of 2 open connections"));
   CHECK(third.closed_within(5s));
 
   Client(fixture.path());  // still refused while two are open
   { Client gone = std::move(first); }
-  for (int i = 0; i < 100 && fixture.server().connection_count() > 1; ++i) std::this_thread::sleep_for(10ms);
+  REQUIRE(connections_become(fixture.server(), 1));
   Client later(fixture.path());
   CHECK(later.call("status")["state"] == "starting");
 }
@@ -420,8 +281,9 @@ TEST_CASE("a client that pipelines without reading its answers is not read furth
   while (sent < 64u * 1024 * 1024) {
     const ssize_t n = ::send(greedy.fd(), line.data(), line.size(), MSG_NOSIGNAL);
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      std::this_thread::sleep_for(100ms);  // let the server drain what it will
-      if (::send(greedy.fd(), line.data(), line.size(), MSG_NOSIGNAL) < 0 && errno == EAGAIN) {
+      // Writable again once the server reads more; it does not within a second when it stopped reading.
+      pollfd entry{greedy.fd(), POLLOUT, 0};
+      if (::poll(&entry, 1, 1000) == 0) {
         blocked = true;
         break;
       }
@@ -545,12 +407,8 @@ TEST_CASE("notify reports false once the connection is closed") {
     sink = fixture.sink();
     REQUIRE(sink);
   }
-  bool delivered = true;
-  for (int i = 0; i < 200 && delivered; ++i) {
-    delivered = sink->notify("status.changed", json::object());
-    std::this_thread::sleep_for(10ms);
-  }
-  CHECK_FALSE(delivered);
+  REQUIRE(connections_become(fixture.server(), 0));  // the server has read the client's EOF
+  CHECK_FALSE(sink->notify("status.changed", json::object()));
 }
 
 TEST_CASE("root is an admin and is granted the admin method") {

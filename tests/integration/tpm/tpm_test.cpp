@@ -7,6 +7,7 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
@@ -517,6 +518,103 @@ TEST_CASE("asynchronous calls run on the TPM thread and their results are posted
   CHECK(worker.snapshot().auth_key_present == false);
   REQUIRE_FALSE(signature->ok());  // nothing imported yet
   CHECK(signature->error().kind() == tpm::ErrorKind::no_auth_key);
+}
+
+TEST_CASE("a burst of 200 cached-description requests costs the TPM one describe, and a signature is not queued behind it") {
+  test::Swtpm swtpm;
+  test::TempDir dir;
+  const auto keys = provision_keys(swtpm, dir);
+  const auto blob = test::build_dps_blob(keys.ek, keys.srk, dir.path());
+  tpm::Worker worker(options_for(swtpm));
+  worker.persist_key(worker.load_key(blob.blob));
+
+  boost::asio::io_context io;
+  auto work = boost::asio::make_work_guard(io);
+  std::vector<std::string> completed;  // in the order the TPM thread finished them (handlers are posted in order)
+  std::vector<tpm::Result<tpm::Description>> described;
+  std::optional<tpm::Result<Sha256Digest>> signature;
+  for (int i = 0; i < 200; ++i) {
+    worker.async_cached_description(io.get_executor(), [&](tpm::Result<tpm::Description> d) {
+      completed.push_back("describe");
+      described.push_back(std::move(d));
+    });
+  }
+  worker.async_sign(tpm::PersistedKey{}, to_bytes("hello"), io.get_executor(), [&](tpm::Result<Sha256Digest> mac) {
+    completed.push_back("sign");
+    signature.emplace(std::move(mac));
+  });
+  while ((described.size() < 200 || !signature) && io.run_one_for(30s) > 0) {
+  }
+  REQUIRE(described.size() == 200);
+  REQUIRE(signature);
+  REQUIRE(signature->ok());
+  test::write_file(dir / "data", "hello");
+  CHECK(hex_encode(signature->value()) == openssl_hmac(blob.hmac_key, dir / "data"));
+  // One read from the TPM answered all 200: they carry the same read time and the key the import put there.
+  for (const auto& d : described) {
+    REQUIRE(d.ok());
+    CHECK(d.value().read_at == described.front().value().read_at);
+    CHECK(d.value().info.auth_key_present);
+  }
+  // The refresh ran at the lowest priority: the signature, queued after the burst, ran before it unless
+  // the TPM thread had already started the refresh (then the signature waited for that one describe only).
+  const auto sign_at = std::find(completed.begin(), completed.end(), "sign") - completed.begin();
+  CHECK((sign_at == 0 || sign_at == 200));
+
+  // Cached now: the next request is answered without the TPM (same read time), until something changes.
+  std::optional<tpm::Result<tpm::Description>> again;
+  worker.async_cached_description(io.get_executor(), [&](tpm::Result<tpm::Description> d) { again.emplace(std::move(d)); });
+  while (!again && io.run_one_for(30s) > 0) {
+  }
+  REQUIRE(again);
+  CHECK(again->value().read_at == described.front().value().read_at);
+  worker.persist_key(worker.load_key(test::build_dps_blob(keys.ek, keys.srk, dir.path()).blob));  // changes the TPM
+  std::optional<tpm::Result<tpm::Description>> after_import;
+  worker.async_cached_description(io.get_executor(),
+                                  [&](tpm::Result<tpm::Description> d) { after_import.emplace(std::move(d)); });
+  while (!after_import && io.run_one_for(30s) > 0) {
+  }
+  REQUIRE(after_import);
+  REQUIRE(after_import->ok());
+  CHECK(after_import->value().read_at > described.front().value().read_at);
+}
+
+TEST_CASE("local users' TPM work beyond its queue's capacity is refused as busy, and credential work overtakes what is queued") {
+  test::Swtpm swtpm;
+  tpm::Worker worker(options_for(swtpm), tpm::QueueCapacity{.credential = 8, .administrator = 8, .local_user = 4});
+  worker.keys();  // EK and SRK in place, connection open
+  boost::asio::io_context io;
+  auto work = boost::asio::make_work_guard(io);
+  std::vector<std::string> completed;
+  int busy = 0;
+  for (int i = 0; i < 10; ++i) {
+    worker.async_describe(
+        io.get_executor(),
+        [&](tpm::Result<tpm::Description> d) {
+          if (!d.ok() && d.error().kind() == tpm::ErrorKind::busy) {
+            ++busy;
+            CHECK_THAT(std::string(d.error().what()), ContainsSubstring("the TPM queue for local user work is full"));
+            return;
+          }
+          REQUIRE(d.ok());
+          completed.push_back("describe");
+        },
+        tpm::Priority::local_user);
+  }
+  bool keys_done = false;
+  worker.async_keys(io.get_executor(), [&](tpm::Result<tpm::PublicKeys> k) {
+    REQUIRE(k.ok());
+    completed.push_back("keys");
+    keys_done = true;
+  });
+  while ((completed.size() + static_cast<std::size_t>(busy) < 11) && io.run_one_for(30s) > 0) {
+  }
+  // Four wait at most; a fifth may already run when the rest arrive.
+  CHECK((busy == 6 || busy == 5));
+  REQUIRE(keys_done);
+  const auto keys_at = std::find(completed.begin(), completed.end(), "keys") - completed.begin();
+  CHECK(keys_at <= 1);  // behind at most the describe already running
+  CHECK(completed.size() == static_cast<std::size_t>(11 - busy));
 }
 
 TEST_CASE("an object that is not an HMAC key at the auth key handle is refused, not overwritten") {

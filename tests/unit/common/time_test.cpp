@@ -51,3 +51,19 @@ TEST_CASE("durations read as the two largest units") {
   CHECK(duration_text(seconds{3 * 86400 + 4 * 3600 + 59}) == "3 d 4 h");
   CHECK(duration_text(seconds{-90}) == "-1 min 30 s");
 }
+
+TEST_CASE("a timestamp outside 1970 to 2261 is refused rather than overflowing the clock's 64-bit nanoseconds") {
+  // Found by fuzzing (tests/fuzz): year 0997 overflowed the conversion to nanoseconds.
+  CHECK_FALSE(parse_rfc3339("0997-11-06T08:49:37Z"));
+  CHECK_FALSE(parse_rfc3339("1969-12-31T23:59:59Z"));
+  CHECK_FALSE(parse_rfc3339("2262-04-11T23:47:16Z"));
+  CHECK_FALSE(parse_rfc3339("9999-12-31T23:59:59Z"));
+  CHECK(parse_rfc3339("1970-01-01T00:00:00Z") == SystemTime{});
+  CHECK(parse_rfc3339("1970-01-01T00:30:00+01:00") == SystemTime{} - minutes{30});
+  // date -u -d '2261-12-31T23:59:59Z' +%s -> 9214646399
+  CHECK(parse_rfc3339("2261-12-31T23:59:59Z") == SystemTime{seconds{9214646399}});
+  CHECK(civil_time(2026, 11, 29, 4, 59, 5) == SystemTime{seconds{1795928345}});
+  CHECK_FALSE(civil_time(2026, 13, 1, 0, 0, 0));
+  CHECK_FALSE(civil_time(2026, 2, 29, 0, 0, 0));
+  CHECK_FALSE(civil_time(2026, 1, 1, 24, 0, 0));
+}

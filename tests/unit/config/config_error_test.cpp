@@ -188,6 +188,28 @@ TEST_CASE("an MQTT port outside 1..65535 is rejected") {
               "70000 is not a TCP port", "from 1 to 65535");
 }
 
+TEST_CASE("an IPC limit that is not a positive count in range is rejected with its range and default") {
+  check_error(error_of(tpm_head + "[edgeprov.ipc]\nmax_connections_per_user = 0\n"), 8,
+              "edgeprov.ipc.max_connections_per_user", "0 is not a connection count from 1 to 65536",
+              "or remove it for the default of 32");
+  check_error(error_of(tpm_head + "[edgeprov.ipc]\nmax_requests_per_user = \"8\"\n"), 8,
+              "edgeprov.ipc.max_requests_per_user", "expected an integer, found a string", "max_requests_per_user = 32");
+  check_error(error_of(tpm_head + "[edgeprov.ipc]\nmax_connections = 100000\n"), 8, "edgeprov.ipc.max_connections",
+              "100000 is not a connection count from 2 to 65536", "default of 256");
+  check_error(error_of(tpm_head + "[edgeprov.ipc]\nidle_timeout_sec = 5\n"), 8, "edgeprov.ipc.idle_timeout_sec",
+              "5 is not a number of seconds from 10 to 86400", "default of 300");
+}
+
+TEST_CASE("a reserve for administrators that leaves users no connection is rejected at the key that makes it so") {
+  check_error(error_of(tpm_head + "[edgeprov.ipc]\nmax_connections = 64\nadmin_reserved_connections = 64\n"), 9,
+              "edgeprov.ipc.admin_reserved_connections",
+              "admin_reserved_connections = 64 leaves no connection of max_connections = 64",
+              "reserve fewer connections for administrators");
+  check_error(error_of(tpm_head + "[edgeprov.ipc]\nmax_connections = 20\n"), 8, "edgeprov.ipc.max_connections",
+              "admin_reserved_connections = 32 leaves no connection of max_connections = 20",
+              "reserve fewer connections");
+}
+
 TEST_CASE("symmetric key attestation without a key says how to give one") {
   check_error(error_of(symmetric("")), 5, "provisioning.attestation.symmetric_key", "is missing",
               "symmetric_key = { value = \"<base64 key");

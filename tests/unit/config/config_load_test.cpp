@@ -87,6 +87,12 @@ TEST_CASE("every edgeprov key is read from its [edgeprov.*] table") {
   CHECK(c.ipc.endpoint == test::absolute_path("/tmp/edgeprov-test.sock"));
   CHECK(c.ipc.admin_group == "edgeprov");
   CHECK(c.ipc.identity_principals == std::vector<std::string>{"iotedge", "edgeAgent"});
+  CHECK(c.ipc.max_connections == 512);
+  CHECK(c.ipc.admin_reserved_connections == 64);
+  CHECK(c.ipc.max_connections_per_user == 16);
+  CHECK(c.ipc.max_requests_per_user == 8);
+  CHECK(c.ipc.max_subscriptions_per_user == 2);
+  CHECK(c.ipc.idle_timeout == std::chrono::seconds(120));
   CHECK(c.state.dir == std::filesystem::path(test::absolute_path("/tmp/edgeprov-state")));
   CHECK(c.log.level == "debug");
   CHECK(c.log.file == std::filesystem::path(test::absolute_path("/var/log/edgeprov/edgeprovd.log")));
@@ -114,6 +120,12 @@ method = "tpm"
   CHECK(c.ipc.endpoint == defaults().ipc_endpoint);
   CHECK_FALSE(c.ipc.admin_group);
   CHECK(c.ipc.identity_principals.empty());
+  CHECK(c.ipc.max_connections == 256);
+  CHECK(c.ipc.admin_reserved_connections == 32);
+  CHECK(c.ipc.max_connections_per_user == 32);
+  CHECK(c.ipc.max_requests_per_user == 32);
+  CHECK(c.ipc.max_subscriptions_per_user == 8);
+  CHECK(c.ipc.idle_timeout == std::chrono::seconds(300));
   CHECK(c.state.dir == defaults().state_dir);
   CHECK(c.log.level == "info");
   CHECK_FALSE(c.log.file);

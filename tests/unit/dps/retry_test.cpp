@@ -229,3 +229,14 @@ TEST_CASE("the seeded random source is reproducible and stays at or above 0 and 
   }
   CHECK(differs);
 }
+
+TEST_CASE("a Retry-After HTTP-date in a year the clock cannot hold is treated as absent, not overflowed") {
+  // Found by fuzzing (tests/fuzz, dps_https_reply): "Sun, 06 Nov 0997 08:49:37 GMT" overflowed.
+  CHECK_FALSE(parse_retry_after("Sun, 06 Nov 0997 08:49:37 GMT").present());
+  CHECK_FALSE(parse_retry_after("Fri, 31 Dec 9999 23:59:59 GMT").present());
+  CHECK_FALSE(parse_retry_after("Sun Nov  6 08:49:37 0001").present());
+  // The latest date held still gives a wait, clamped to the longest there is.
+  const auto far = parse_retry_after("Tue, 31 Dec 2261 23:59:59 GMT");
+  REQUIRE(far.date);
+  CHECK(far.wait_at(at(rfc_example)) == max_retry_after);
+}

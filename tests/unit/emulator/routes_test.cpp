@@ -1,6 +1,8 @@
 #include <catch2/catch_test_macros.hpp>
 #include <catch2/matchers/catch_matchers_string.hpp>
 
+#include <boost/asio/io_context.hpp>
+
 #include "emulator/admin_api.h"
 #include "emulator/device_api.h"
 #include "emulator/faults.h"
@@ -178,4 +180,28 @@ TEST_CASE("JSON nesting depth is measured outside strings, so brackets in string
   CHECK(json_nesting_exceeds(R"({"a":[[[1]]]})", 3));
   CHECK_FALSE(json_nesting_exceeds(R"({"a":"[[[[[[\"[[["})", 1));
   CHECK(json_nesting_exceeds(std::string(100, '['), 32));
+}
+
+TEST_CASE("a path segment that is not UTF-8 is answered with U+FFFD in its place, not by failing the request") {
+  // Found by fuzzing (tests/fuzz, emulator_http): serialising the error message threw.
+  ProvisioningService service(ServiceOptions{});
+  FaultTable faults;
+  DeviceGate gate;
+  boost::asio::io_context io;
+  ChangeSignal changes(io.get_executor());
+  AdminInfo info{"a", "b", "c", "/ca.pem"};
+  HttpRequest request;
+  request.message.method(boost::beast::http::verb::delete_);
+  request.message.target("/faults/\xf6x");
+  const HttpAction action = make_admin_handler(service, faults, gate, changes, info)(request);
+  CHECK(action.response.result_int() == 404);
+  CHECK(json::parse(action.response.body())["message"] == "no fault '\xef\xbf\xbdx'");
+
+  HttpRequest device;
+  device.message.method(boost::beast::http::verb::put);
+  device.message.target("/0ne%f6/registrations/d/register?api-version=2021-06-01");
+  const HttpAction answer = make_device_handler(service, faults, gate)(device);
+  CHECK(answer.response.result_int() == 404);
+  CHECK_THAT(json::parse(answer.response.body())["message"].get<std::string>(),
+             Catch::Matchers::ContainsSubstring("unknown ID scope '0ne\xef\xbf\xbd'"));
 }
