@@ -118,6 +118,10 @@ struct Defaults {
   std::string ipc_endpoint;           // /run/edgeprov/edgeprov.sock · \\.\pipe\edgeprov
   std::string tcti;                   // device:/dev/tpmrm0 · tbs
   std::string start_service;          // systemctl enable --now edgeprovd · Start-Service edgeprov
+  // Whether MQTT can trust the system's roots without [edgeprov.dps] trusted_ca: yes · no. Paho sets up
+  // its own TLS from OpenSSL's default locations, which hold the system roots on Linux but not on
+  // Windows (its roots are in the certificate store; docs/windows.md).
+  bool mqtt_system_trust = true;
 };
 const Defaults& defaults();
 

@@ -11,6 +11,7 @@ const Defaults& defaults() {
       .ipc_endpoint = "/run/edgeprov/edgeprov.sock",
       .tcti = "device:/dev/tpmrm0",
       .start_service = "sudo systemctl enable --now edgeprovd",
+      .mqtt_system_trust = true,
   };
   return values;
 }

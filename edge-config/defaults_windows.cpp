@@ -34,6 +34,7 @@ const Defaults& defaults() {
         .ipc_endpoint = R"(\\.\pipe\edgeprov)",
         .tcti = "tbs",
         .start_service = "Start-Service edgeprov",
+        .mqtt_system_trust = false,
     };
   }();
   return values;
