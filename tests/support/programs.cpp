@@ -757,12 +757,19 @@ class Scanner {
 
 namespace {
 
+// A function the text defines is not a program, wherever it is called from (also inside `sh -c SCRIPT`).
+void drop_functions(ShellScan& scan) {
+  const std::set<std::string> functions(scan.functions.begin(), scan.functions.end());
+  std::erase_if(scan.commands, [&](const ShellCommand& c) { return functions.count(c.name) > 0; });
+}
+
 // The programs a command given as words runs (an argv, or what a runner function is passed).
 std::vector<ShellCommand> programs_of_words(const std::vector<ShellWord>& words, int line) {
   ShellScan out;
   std::vector<Word> command;
   for (const auto& w : words) command.push_back(Word{.text = w.text, .raw = w.text, .literal = w.literal, .line = line});
   Scanner({}, line, out).command(std::move(command));
+  drop_functions(out);
   return out.commands;
 }
 
@@ -780,9 +787,7 @@ void add_commands_of_runners(ShellScan& scan, const std::map<std::string, std::s
 ShellScan scan_shell(std::string_view text) {
   ShellScan out;
   Scanner(text, 1, out).scan();
-  // A function the text defines is not a program, wherever it is called from.
-  const std::set<std::string> functions(out.functions.begin(), out.functions.end());
-  std::erase_if(out.commands, [&](const ShellCommand& c) { return functions.count(c.name) > 0; });
+  drop_functions(out);
   add_commands_of_runners(out, out.runners);
   return out;
 }

@@ -148,6 +148,9 @@ TEST_CASE("the programs of an argv: the program, what it runs, and the commands 
         List{"timeout", "stdbuf", "mosquitto_pub"});
   CHECK(names(programs_of_argv({"sh", "-c", "set -e\nopenssl dgst -sha256 '/tmp/x' | base32 | tr -d '='"})) ==
         List{"sh", "openssl", "base32", "tr"});
+  // A function the script defines is not a program, though the script is an argument of sh.
+  CHECK(names(programs_of_argv({"sh", "-c", "wait_for() { curl -sf \"$1\"; }\n{ printf x; wait_for a; } | timeout 2 cat"})) ==
+        List{"sh", "curl", "timeout", "cat"});
 }
 
 TEST_CASE("a test may run only the programs listed for Linux, and is told which file to edit") {
