@@ -25,8 +25,8 @@ struct SystemTrustError {
 // Adds the system's trusted roots to `context`'s verify store.
 std::optional<SystemTrustError> load_system_trust(SSL_CTX* context);
 
-// Where the roots come from, for messages: "the system trust store (OpenSSL's default locations)" ·
-// "the Windows certificate store (ROOT)".
+// Where the roots come from, for messages: "the system trust store" · "the Windows certificate store
+// (ROOT)".
 std::string system_trust_name();
 
 }  // namespace edgeprov::dps

@@ -62,7 +62,7 @@ std::optional<SystemTrustError> load_system_trust(SSL_CTX* context) {
     const unsigned char* der = certificate->pbCertEncoded;
     X509* x509 = d2i_X509(nullptr, &der, static_cast<long>(certificate->cbCertEncoded));
     if (x509 == nullptr) continue;  // a certificate OpenSSL cannot parse cannot verify anything either
-    // Fails only for a certificate already there (the store holds duplicates) or out of memory.
+    // Fails only when out of memory; a certificate already there (the store may list one twice) succeeds.
     if (X509_STORE_add_cert(trusted, x509) == 1) ++added;
     X509_free(x509);
   }
