@@ -3,9 +3,7 @@
 // OpenSSL's default locations (OPENSSLDIR\certs, cert.pem) are not used: Windows keeps its roots in the
 // certificate store, not in files, and OpenSSL 3.0 cannot read that store itself.
 #include "dps/trust_store.h"
-
-#include <windows.h>
-#include <wincrypt.h>
+#include "dps/trust_store_windows.h"
 
 #include <cstring>
 #include <vector>
@@ -23,9 +21,10 @@ namespace {
 constexpr const char* set_trusted_ca =
     "set [edgeprov.dps] trusted_ca to the PEM file of the CA that signed the DPS server certificate";
 
-// Whether Windows allows `certificate` to issue TLS server certificates: a root may be restricted to
-// some purposes, by its extended key usage or by the store's properties (an administrator's "enable only
-// the following purposes"). No restriction at all means every purpose.
+}  // namespace
+
+namespace detail {
+
 bool trusted_for_server_auth(PCCERT_CONTEXT certificate) {
   DWORD size = 0;
   if (!CertGetEnhancedKeyUsage(certificate, 0, nullptr, &size) || size < sizeof(CERT_ENHKEY_USAGE)) return false;
@@ -43,7 +42,24 @@ bool trusted_for_server_auth(PCCERT_CONTEXT certificate) {
   return false;
 }
 
-}  // namespace
+std::size_t add_server_roots(HCERTSTORE from, X509_STORE* to) {
+  std::size_t added = 0;
+  PCCERT_CONTEXT certificate = nullptr;
+  // CertEnumCertificatesInStore frees the previous context on each call, and the last one on its end.
+  while ((certificate = CertEnumCertificatesInStore(from, certificate)) != nullptr) {
+    if (certificate->dwCertEncodingType != X509_ASN_ENCODING || !trusted_for_server_auth(certificate)) continue;
+    const unsigned char* der = certificate->pbCertEncoded;
+    X509* x509 = d2i_X509(nullptr, &der, static_cast<long>(certificate->cbCertEncoded));
+    if (x509 == nullptr) continue;  // a certificate OpenSSL cannot parse cannot verify anything either
+    // Fails only when out of memory; a certificate already there (the store may list one twice) succeeds.
+    if (X509_STORE_add_cert(to, x509) == 1) ++added;
+    X509_free(x509);
+  }
+  ERR_clear_error();  // what skipped certificates left behind
+  return added;
+}
+
+}  // namespace detail
 
 std::optional<SystemTrustError> load_system_trust(SSL_CTX* context) {
   HCERTSTORE store = CertOpenSystemStoreW(0, L"ROOT");
@@ -53,21 +69,8 @@ std::optional<SystemTrustError> load_system_trust(SSL_CTX* context) {
                                         ipc::detail::win32_message(GetLastError())),
                             set_trusted_ca};
   }
-  X509_STORE* trusted = SSL_CTX_get_cert_store(context);
-  std::size_t added = 0;
-  PCCERT_CONTEXT certificate = nullptr;
-  // CertEnumCertificatesInStore frees the previous context on each call, and the last one on its end.
-  while ((certificate = CertEnumCertificatesInStore(store, certificate)) != nullptr) {
-    if (certificate->dwCertEncodingType != X509_ASN_ENCODING || !trusted_for_server_auth(certificate)) continue;
-    const unsigned char* der = certificate->pbCertEncoded;
-    X509* x509 = d2i_X509(nullptr, &der, static_cast<long>(certificate->cbCertEncoded));
-    if (x509 == nullptr) continue;  // a certificate OpenSSL cannot parse cannot verify anything either
-    // Fails only when out of memory; a certificate already there (the store may list one twice) succeeds.
-    if (X509_STORE_add_cert(trusted, x509) == 1) ++added;
-    X509_free(x509);
-  }
+  const std::size_t added = detail::add_server_roots(store, SSL_CTX_get_cert_store(context));
   CertCloseStore(store, 0);
-  ERR_clear_error();  // what skipped certificates left behind
   if (added == 0) {
     return SystemTrustError{SystemTrustFailure::store_empty,
                             "the ROOT store holds no certificate trusted for TLS servers",
