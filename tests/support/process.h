@@ -14,7 +14,8 @@ namespace edgeprov::test {
 struct ProcessOptions {
   std::vector<std::string> argv;                  // argv[0] is looked up on PATH unless it has a '/'
   std::map<std::string, std::string> env;         // added to (or replacing in) the parent's environment
-  std::optional<std::filesystem::path> log_file;  // stdout+stderr; default: a file in temp_dir()
+  std::optional<std::filesystem::path> log_file;  // stdout+stderr; default: a file in temp_dir(), removed with
+                                                  // the Process (EDGEPROV_TEST_KEEP_LOGS=1 keeps it)
   std::optional<std::string> run_as_user;         // drop to this user (root only), e.g. "nobody"
   std::optional<std::string> stdin_text;          // written to the child's stdin, then closed
 };
@@ -28,7 +29,7 @@ struct ExitStatus {
 class Process {
  public:
   explicit Process(ProcessOptions options);
-  ~Process();  // SIGTERM, then SIGKILL after 5 s if still running
+  ~Process();  // SIGTERM, then SIGKILL after 5 s if still running; removes a default log file
   Process(const Process&) = delete;
   Process& operator=(const Process&) = delete;
 
@@ -48,6 +49,7 @@ class Process {
   int pid_ = -1;
   std::optional<ExitStatus> status_;
   std::filesystem::path log_file_;
+  bool owns_log_file_ = false;
 };
 
 struct RunResult {

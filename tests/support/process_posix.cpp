@@ -62,6 +62,7 @@ Process::Process(ProcessOptions options) {
   std::string not_found;
   if (const auto* entry = packages.provider(options.argv[0]))
     not_found = " (" + options.argv[0] + " comes with the Debian package " + entry->package + ": run scripts/setup-debian.sh)";
+  owns_log_file_ = !options.log_file;
   log_file_ = options.log_file.value_or(unique_temp_path("edgeprov-proc-").string() + ".log");
 
   std::vector<std::string> env_strings;
@@ -140,6 +141,11 @@ Process::Process(ProcessOptions options) {
 
 Process::~Process() {
   if (pid_ > 0 && !status_) stop();
+  // A log of our own making goes with the process: a test run starts a thousand of them.
+  if (owns_log_file_ && !std::getenv("EDGEPROV_TEST_KEEP_LOGS")) {
+    std::error_code ignored;
+    fs::remove(log_file_, ignored);
+  }
 }
 
 bool Process::running() {
