@@ -9,6 +9,8 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "dps/trust_store.h"
+
 namespace edgeprov::dps {
 namespace {
 
@@ -94,10 +96,9 @@ std::variant<std::shared_ptr<boost::asio::ssl::context>, TransportError> make_cl
                                       "server certificate",
                                       settings.trusted_ca->string(), openssl_reason()));
     }
-  } else if (SSL_CTX_set_default_verify_paths(native) != 1) {
-    return config_error(fmt::format("the system trust store could not be loaded ({}): install the ca-certificates "
-                                    "package or set [edgeprov.dps] trusted_ca",
-                                    openssl_reason()));
+  } else if (auto problem = load_system_trust(native)) {
+    return config_error(
+        fmt::format("{} could not be loaded ({}): {}", system_trust_name(), problem->cause, problem->fix));
   }
   if (settings.client_cert) {
     if (SSL_CTX_use_certificate_chain_file(native, openssl_path(*settings.client_cert).c_str()) != 1) {
@@ -149,9 +150,9 @@ TransportError certificate_error(const Endpoint& server, std::string_view reason
                           "trusted_ca to the CA that signed it (the emulator prints its CA path)",
                           to_string(server), reason, settings.trusted_ca->string());
   } else {
-    message = fmt::format("the DPS server certificate of {} is not trusted ({}) by the system trust store: set "
-                          "[edgeprov.dps] trusted_ca to the CA that signed it (the emulator prints its CA path)",
-                          to_string(server), reason);
+    message = fmt::format("the DPS server certificate of {} is not trusted ({}) by {}: set [edgeprov.dps] "
+                          "trusted_ca to the CA that signed it (the emulator prints its CA path)",
+                          to_string(server), reason, system_trust_name());
   }
   return TransportError{TransportErrorKind::certificate_verification, std::move(message), false};
 }

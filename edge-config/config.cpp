@@ -621,6 +621,13 @@ class Parser {
   void check_combinations(const toml::table& root, const Config& config) const {
     if (auto problem = dps::check_transport(config.provisioning.attestation.method, config.dps.transport))
       fail(root.at_path("edgeprov.dps.transport").node(), "edgeprov.dps.transport", problem->problem, problem->fix);
+    if (config.dps.transport == dps::Transport::mqtt && !config.dps.trusted_ca && !defaults().mqtt_system_trust)
+      fail(root.at_path("edgeprov.dps.transport").node(), "edgeprov.dps.transport",
+           "MQTT needs [edgeprov.dps] trusted_ca on Windows: its TLS (Paho MQTT) cannot read the Windows "
+           "certificate store",
+           "set trusted_ca to the PEM file of the root CA of the DPS server (for Azure DPS: DigiCert Global Root "
+           "G2), e.g. trusted_ca = \"file:///C:/ProgramData/edgeprov/dps-ca.pem\", or use transport = \"https\", "
+           "which trusts the Windows certificate store");
   }
 
   static void apply_platform_defaults(Config& config) {

@@ -129,6 +129,10 @@ struct Defaults {
   // The account the installed service runs as (the Linux package's system user, whose group also lets
   // local users reach the endpoint); "" on Windows, where it runs as LocalSystem.
   std::string service_account;        // edgeprov · ""
+  // Whether MQTT can trust the system's roots without [edgeprov.dps] trusted_ca: yes · no. Paho sets up
+  // its own TLS from OpenSSL's default locations, which hold the system roots on Linux but not on
+  // Windows (its roots are in the certificate store; docs/windows.md).
+  bool mqtt_system_trust = true;
 };
 const Defaults& defaults();
 

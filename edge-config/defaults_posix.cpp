@@ -12,6 +12,7 @@ const Defaults& defaults() {
       .tcti = "device:/dev/tpmrm0",
       .start_service = "sudo systemctl enable --now edgeprovd",
       .service_account = "edgeprov",
+      .mqtt_system_trust = true,
   };
   return values;
 }

@@ -35,6 +35,7 @@ const Defaults& defaults() {
         .tcti = "tbs",
         .start_service = "Start-Service edgeprov",
         .service_account = "",
+        .mqtt_system_trust = false,
     };
   }();
   return values;

@@ -5,8 +5,10 @@
 # that the `windows` CMake preset reads:
 #   ${EDGEPROV_WIN_DEPS:-/var/cache/edgeprov-win-deps}/prefix   (include/, lib/, lib/pkgconfig, lib/cmake)
 # Each dependency is built once and reused; delete its stamp (prefix/.built-NAME) or the whole cache to
-# rebuild it. Header-only dependencies are not copied: prefix/include holds symlinks to the Debian headers
-# of just those libraries, so /usr/include itself never reaches the mingw include path.
+# rebuild it. A stamp holds the build's key (for OpenSSL its configuration, for what compiles against
+# OpenSSL that same key): when this script changes the key, a cache built with the old one is rebuilt.
+# Header-only dependencies are not copied: prefix/include holds symlinks to the Debian headers of just
+# those libraries, so /usr/include itself never reaches the mingw include path.
 #
 # Usage: scripts/windows/build-deps.sh [name...]
 #        names: openssl tpm2-tss fmt spdlog catch2 paho-c paho-cpp headers (default: all)
@@ -85,7 +87,9 @@ unpack() {  # unpack TARBALL NAME -> prints the fresh source directory
   echo "$dir"
 }
 
-stamp() { touch "$prefix/.built-$1"; }
+# stamp NAME [KEY] / built NAME [KEY]: NAME was built with KEY (default empty). A stamp with another key,
+# or none, is not built: stamps of older caches are empty files, so a new key rebuilds them.
+stamp() { printf '%s' "${2:-}" >"$prefix/.built-$1"; }
 
 # logged NAME COMMAND... : runs a build step with its output in $cache/build/NAME.log (compiler warnings
 # of third-party code are not ours to read), and shows the end of that log when the step fails.
@@ -97,7 +101,7 @@ logged() {
     exit 1
   fi
 }
-built() { [ -f "$prefix/.built-$1" ]; }
+built() { [ -f "$prefix/.built-$1" ] && [ "$(cat "$prefix/.built-$1")" = "${2:-}" ]; }
 
 # cmake_build NAME SOURCE_DIR BUILD_DIR [CMAKE-ARGS...]: configures a CMake project for Windows (the
 # mingw toolchain, this prefix, Release) and builds it; the caller installs it.
@@ -110,18 +114,43 @@ cmake_build() {
 }
 
 # --- OpenSSL: libcrypto and libssl, static, Windows CNG-free mingw64 target ----------------------------
+# OPENSSLDIR is where libssl reads openssl.cnf at start-up and where SSL_CTX_set_default_verify_paths
+# looks for certs/ and cert.pem. OpenSSL compiles it in as a path, and a path without a drive letter
+# (the default, this cache's /var/cache/...) means "on the current drive" on Windows: C:\var\..., a
+# folder any local user may create, so any user could hand the SYSTEM service a configuration or trusted
+# CAs. It is therefore the ssl folder of edgeprov's installation directory, C:\Program Files\edgeprov
+# (installer/windows/CMakeLists.txt: $PROGRAMFILES64 and CPACK_PACKAGE_INSTALL_DIRECTORY edgeprov),
+# where only administrators can create or change files. The installer puts nothing there: edgeprov needs
+# no openssl.cnf, and it reads trust from the Windows certificate store (dps/trust_store_windows.cpp).
+# no-dso: OpenSSL loads no DLL at all. Without it, ENGINE_by_id() with an unknown name and the loading of
+# a provider that is not built in would look for DLLs under ENGINESDIR and MODULESDIR, which are derived
+# from the prefix too (C:\var\...\lib\engines-3, ...\lib\ossl-modules). Everything edgeprov uses is
+# built in (no-module already builds the providers into libcrypto); tpm2-tss, Paho and Boost.Asio load
+# no engine. Both directories still name the installation directory, so no path compiled into this
+# OpenSSL is one a user may create.
+# Configure takes "C:/..." for a relative path on this Linux host (it would prepend the prefix), so the
+# three directories are given to make, which compiles them in as they are.
+openssl_dir='C:/Program Files/edgeprov/ssl'
+openssl_options=(mingw64 no-shared no-tests no-module no-dso)
+openssl_dirs=(OPENSSLDIR="$openssl_dir" ENGINESDIR="${openssl_dir%/ssl}/lib/engines-3"
+              MODULESDIR="${openssl_dir%/ssl}/lib/ossl-modules")
+# The stamp key of OpenSSL and of what compiles against its headers (tpm2-tss, Paho C and C++).
+openssl_key="openssl ${openssl_options[*]} ${openssl_dirs[*]}"
 build_openssl() {
-  built openssl && return
+  built openssl "$openssl_key" && return
   local ver src
   ver=$(dpkg-query -W -f='${source:Version}' libssl-dev 2>/dev/null || true)
   src=$(unpack "$(fetch_orig openssl ${ver:+"$ver"} 3.0.17-1~deb12u2)" openssl)
   cd "$src"
-  logged openssl ./Configure mingw64 no-shared no-tests no-module --prefix="$prefix" --libdir=lib \
+  logged openssl ./Configure "${openssl_options[@]}" --prefix="$prefix" --libdir=lib \
     --cross-compile-prefix= CC="$CC" AR=$host-ar RANLIB=$host-ranlib RC=$host-windres
-  logged openssl make -j"$jobs" build_libs
-  logged openssl make install_dev
+  logged openssl make -j"$jobs" build_libs "${openssl_dirs[@]}"
+  # An older cache may hold OpenSSL's files of the old configuration: replaced, not merged.
+  rm -rf "$prefix/include/openssl" "$prefix"/lib/libssl.* "$prefix"/lib/libcrypto.* "$prefix"/lib/pkgconfig/libssl.pc \
+    "$prefix"/lib/pkgconfig/libcrypto.pc "$prefix"/lib/pkgconfig/openssl.pc
+  logged openssl make install_dev "${openssl_dirs[@]}"
   cd - >/dev/null
-  stamp openssl
+  stamp openssl "$openssl_key"
 }
 
 # --- tpm2-tss: esys, sys, mu, rc, tctildr with the tbs, swtpm and mssim TCTIs, static ------------------
@@ -131,15 +160,15 @@ build_openssl() {
 # Tss2_TctiLdr_Initialize("swtpm:host=127.0.0.1,port=2321") works unchanged. The autotools build has no
 # rule for tcti-tbs, so a small CMake project (scripts/windows/tpm2-tss/) mirrors the solution's file lists.
 build_tpm2_tss() {
-  built tpm2-tss && return
-  built openssl || build_openssl
+  built tpm2-tss "$openssl_key" && return
+  built openssl "$openssl_key" || build_openssl
   local tarball src
   tarball=$(fetch_orig tpm2-tss 3.2.1-3 4.1.3-1.2)
   src=$(unpack "$tarball" tpm2-tss)
   cmake_build tpm2-tss "$here/tpm2-tss" "$src/_build" -DTSS_SOURCE_DIR="$src" \
     -DTSS_VERSION="$(basename "$tarball" | sed 's/^[^_]*_\(.*\)\.orig\.tar.*/\1/')"
   logged tpm2-tss cmake --install "$src/_build"
-  stamp tpm2-tss
+  stamp tpm2-tss "$openssl_key"
 }
 
 # --- Catch2 v3 (compiled library; the test executables link it) ---------------------------------------
@@ -225,8 +254,8 @@ vendored() {
 # Paho C: only the static libraries, with TLS (OpenSSL from this prefix); on Windows its sockets are
 # Winsock's (WSAPoll) and its threads Win32 threads, whatever the compiler's thread model.
 build_paho_c() {
-  built paho-c && return
-  built openssl || build_openssl
+  built paho-c "$openssl_key" && return
+  built openssl "$openssl_key" || build_openssl
   local tarball src
   tarball=$(vendored paho.mqtt.c-1.3.12.tar.gz) || exit 1
   src=$(unpack "$tarball" paho-c)
@@ -234,14 +263,14 @@ build_paho_c() {
     -DPAHO_WITH_SSL=TRUE -DPAHO_BUILD_STATIC=TRUE -DPAHO_BUILD_SHARED=FALSE -DPAHO_ENABLE_TESTING=FALSE \
     -DPAHO_ENABLE_CPACK=FALSE -DPAHO_BUILD_SAMPLES=FALSE -DPAHO_BUILD_DOCUMENTATION=FALSE
   logged paho-c cmake --install "$src/_build"
-  stamp paho-c
+  stamp paho-c "$openssl_key"
 }
 
 # Paho C++ on the asynchronous TLS library of Paho C (libpaho-mqtt3as-static.a), static. Its package
 # file names the target PahoMqttCpp::paho-mqttpp3-static (Linux: PahoMqttCpp::paho-mqttpp3).
 build_paho_cpp() {
-  built paho-cpp && return
-  built paho-c || build_paho_c
+  built paho-cpp "$openssl_key" && return
+  built paho-c "$openssl_key" || build_paho_c
   local tarball src
   tarball=$(vendored paho.mqtt.cpp-1.2.0.tar.gz) || exit 1
   src=$(unpack "$tarball" paho-cpp)
@@ -249,7 +278,7 @@ build_paho_cpp() {
     -DPAHO_WITH_SSL=TRUE -DPAHO_BUILD_STATIC=TRUE -DPAHO_BUILD_SHARED=FALSE -DPAHO_BUILD_SAMPLES=FALSE \
     -DPAHO_BUILD_TESTS=FALSE -DPAHO_BUILD_DOCUMENTATION=FALSE
   logged paho-cpp cmake --install "$src/_build"
-  stamp paho-cpp
+  stamp paho-cpp "$openssl_key"
 }
 
 # --- header-only libraries from the Debian packages ----------------------------------------------------

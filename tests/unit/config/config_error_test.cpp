@@ -166,10 +166,32 @@ TEST_CASE("TPM attestation over MQTT is refused: DPS accepts TPM attestation ove
               "DPS accepts TPM attestation over HTTPS only", "set transport = \"https\"");
 }
 
-TEST_CASE("symmetric key attestation over MQTT loads") {
+TEST_CASE("symmetric key attestation over MQTT with a trusted CA loads") {
   const std::string text = symmetric("symmetric_key = { value = \"c2VjcmV0LWtleQ==\" }\n") +
-                           "[edgeprov.dps]\ntransport = \"mqtt\"\n";
+                           "[edgeprov.dps]\ntransport = \"mqtt\"\ntrusted_ca = \"file:///etc/edgeprov/dps-ca.pem\"\n";
   CHECK(parse(text, "mqtt.toml").dps.transport == Transport::mqtt);
+}
+
+// Paho MQTT trusts OpenSSL's default locations only: the system roots on Linux, nothing on Windows
+// (whose roots are in the certificate store), so Windows asks for trusted_ca instead of failing every
+// handshake later.
+TEST_CASE("MQTT without a trusted CA: the system store on Linux, refused on Windows") {
+  const std::string text = symmetric("symmetric_key = { value = \"c2VjcmV0LWtleQ==\" }\n") +
+                           "[edgeprov.dps]\ntransport = \"mqtt\"\n";  // line 10
+  if (defaults().mqtt_system_trust) {
+    CHECK(parse(text, "mqtt.toml").dps.transport == Transport::mqtt);
+  } else {
+    check_error(error_of(text), 10, "edgeprov.dps.transport", "MQTT needs [edgeprov.dps] trusted_ca on Windows",
+                "set trusted_ca to the PEM file of the root CA of the DPS server");
+  }
+}
+
+TEST_CASE("HTTPS without a trusted CA loads on every platform: it reads the system store itself") {
+  const std::string text = symmetric("symmetric_key = { value = \"c2VjcmV0LWtleQ==\" }\n") +
+                           "[edgeprov.dps]\ntransport = \"https\"\n";
+  const Config c = parse(text, "https.toml");
+  CHECK(c.dps.transport == Transport::https);
+  CHECK_FALSE(c.dps.trusted_ca);
 }
 
 TEST_CASE("an unknown transport is rejected") {

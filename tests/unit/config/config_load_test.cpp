@@ -143,6 +143,7 @@ symmetric_key = { value = "c2VjcmV0LWtleQ==" }
 [edgeprov.dps]
 transport = "mqtt"
 mqtt_port = 18883
+trusted_ca = "file:///etc/edgeprov/emulator-ca.pem"
 symmetric_key_source = "group"
 )",
                          "group.toml");

@@ -78,6 +78,7 @@ TEST_CASE("the MQTT port and the reprovisioning mode given to init load back") {
   o.symmetric_key = Secret(example_key);
   o.transport = Transport::mqtt;
   o.mqtt_port = 18883;
+  o.trusted_ca = "file:///etc/edgeprov/dps-ca.pem";  // MQTT on Windows needs it (config_error_test.cpp)
   o.reprovisioning_mode = ReprovisioningMode::always_on_startup;
   const Config c = write_config(dir / "config.toml", o, false);
   CHECK(c.dps.transport == Transport::mqtt);
