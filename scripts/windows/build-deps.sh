@@ -29,6 +29,14 @@ if [ -z "${EDGEPROV_WIN_DEPS_NICE:-}" ]; then
 fi
 command -v "$CC" >/dev/null || { echo "build-deps: $CC not found; run scripts/windows/setup-cross.sh" >&2; exit 1; }
 mkdir -p "$cache/src" "$cache/build" "$prefix/include" "$prefix/lib/pkgconfig" "$prefix/lib/cmake"
+# One build-deps at a time per cache: two test runs on one machine (a developer's and CI's, or two
+# worktrees) would otherwise rebuild the same dependency into the same directories at once when a key
+# changes. The second one waits, then finds the stamps the first one wrote.
+exec 8>"$cache/.lock"
+if ! flock -n 8; then
+  echo "build-deps: another build-deps is using $cache; waiting for it" >&2
+  flock 8
+fi
 
 # --- Debian sources ------------------------------------------------------------------------------------
 # A private apt configuration (deb-src entries only, lists under the cache) so the system's apt sources

@@ -22,7 +22,7 @@ keeper=
 cleanup() {
   [ -n "$keeper" ] && kill "$keeper" 2>/dev/null
   wineserver -k 2>/dev/null || true
-  rm -rf "$WINEPREFIX" "$WINEPREFIX.lock"
+  rm -rf "$WINEPREFIX" "$WINEPREFIX.lock" "$WINEPREFIX".failed-*
 }
 trap cleanup EXIT
 
@@ -56,7 +56,7 @@ done
 # Each unit test executable runs once, whole, rather than once per test case through ctest: one Wine
 # start per executable instead of ~340, and Wine hands a program its arguments in the ANSI code page,
 # which cannot carry the "§" and "‖" of some test names that ctest would pass as filters.
-failed=0
+failed_units=()
 t1=$(date +%s)
 for exe in "$build"/tests/unit_*.exe; do
   name=$(basename "$exe" .exe)
@@ -70,13 +70,15 @@ for exe in "$build"/tests/unit_*.exe; do
   else
     echo "$out" | tail -n 60
     echo "windows unit tests $name: FAILED"
-    failed=1
+    failed_units+=("$name")
+    printf '%s\n' "$out" | grep -a -E -B2 -A12 '(FAILED|REQUIRE|CHECK|with expansion)' | tail -n 40 \
+      > "$WINEPREFIX.failed-$name" || true
   fi
 done
 [ ${#units[@]} -eq 0 ] && [ ${#scenarios[@]} -ne 0 ] ||
   echo "windows tests: unit tests under Wine took $(( $(date +%s) - t1 )) s"
 
-passed=0 scenario_failed=0
+passed=0 failed_scenarios=()
 for scenario in "$root"/tests/windows/scenarios/*.sh; do
   [ -e "$scenario" ] || continue
   name=$(basename "$scenario" .sh)
@@ -85,11 +87,18 @@ for scenario in "$root"/tests/windows/scenarios/*.sh; do
   if bash "$scenario"; then
     passed=$((passed + 1)); echo "windows scenario $name: passed ($(( $(date +%s) - t2 )) s)"
   else
-    scenario_failed=$((scenario_failed + 1)); echo "windows scenario $name: FAILED ($(( $(date +%s) - t2 )) s)"
+    failed_scenarios+=("$name"); echo "windows scenario $name: FAILED ($(( $(date +%s) - t2 )) s)"
   fi
 done
-if [ $((passed + scenario_failed)) -gt 0 ]; then
-  echo "scenarios: $passed passed, $scenario_failed failed"
+if [ $((passed + ${#failed_scenarios[@]})) -gt 0 ]; then
+  echo "scenarios: $passed passed, ${#failed_scenarios[@]} failed"
 fi
 echo "windows tests: total $(( $(date +%s) - t0 )) s"
-[ "$failed" -eq 0 ] && [ "$scenario_failed" -eq 0 ]
+# What failed, again, last: a log read from its end (CI shows the tail) names it without scrolling back.
+for name in "${failed_units[@]}"; do
+  echo "windows tests: FAILED: $name; its failing checks (the whole output is above):"
+  sed 's/^/  /' "$WINEPREFIX.failed-$name"
+  rm -f "$WINEPREFIX.failed-$name"
+done
+[ ${#failed_scenarios[@]} -eq 0 ] || echo "windows tests: FAILED scenarios: ${failed_scenarios[*]} (their output is above)"
+[ ${#failed_units[@]} -eq 0 ] && [ ${#failed_scenarios[@]} -eq 0 ]
