@@ -8,7 +8,9 @@
 
 #include <atomic>
 #include <cstdio>
+#include <cstdlib>
 #include <latch>
+#include <memory>
 #include <optional>
 #include <string>
 #include <thread>
@@ -191,6 +193,44 @@ void check_idle() {
   report(is_status_answer(half.read_json(), 5), "the half-sent request is answered once it is complete");
 }
 
+// Admission control as far as Wine shows it: every Wine process has an administrator's token, so this
+// caller is limited only by max_connections (`max`), the limit no caller passes. Holds `max` connections,
+// each answered; the next one is refused with -32003 naming the limit and the caller, and closed; once one
+// is closed, a new connection is served.
+void check_admission(int max) {
+  std::vector<std::unique_ptr<Pipe>> held;
+  for (int i = 1; i <= max; ++i) {
+    auto pipe = std::make_unique<Pipe>();
+    if (pipe->open()) pipe->write(request(i, "status"));
+    if (!pipe->open() || !is_status_answer(pipe->read_json(), i)) {
+      return report(false, "connection " + std::to_string(i) + " of " + std::to_string(max) + " is served");
+    }
+    held.push_back(std::move(pipe));
+  }
+  report(true, std::to_string(max) + " connections held, each served");
+
+  Pipe refused;  // the server answers at once, before any request, then closes
+  const auto answer = refused.open() ? refused.read_json() : std::nullopt;
+  const nlohmann::json data = answer && answer->contains("error") ? (*answer)["error"].value("data", nlohmann::json())
+                                                                  : nlohmann::json();
+  report(error_code_of(answer) == -32003 && data.value("limit", "") == "connections" &&
+             data.value("value", 0) == max && !data.value("caller", std::string()).empty(),
+         "the next one is refused with -32003, limit connections, its value and the caller: " +
+             (answer ? answer->dump() : "nothing"));
+  report(!refused.read_line(), "and closed");
+
+  held.pop_back();  // the server sees the close when its read of that pipe fails
+  bool served = false;
+  // Bounded: each try is answered at once, refused until the server has counted the close.
+  for (int attempt = 0; attempt < 200 && !served; ++attempt) {
+    Pipe after;
+    if (!after.open()) break;
+    after.write(request(99, "status"));
+    served = is_status_answer(after.read_json(), 99);
+  }
+  report(served, "once one of them is closed, a new connection is served");
+}
+
 // The DACL as the pipe reports it to a client, in SDDL.
 void print_dacl() {
   Pipe pipe;
@@ -212,12 +252,16 @@ void print_dacl() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 2) {
-    std::fprintf(stderr, "usage: pipe_probe.exe \\\\.\\pipe\\NAME\n");
+  if (argc != 2 && !(argc == 4 && std::string(argv[2]) == "--admission")) {
+    std::fprintf(stderr, "usage: pipe_probe.exe \\\\.\\pipe\\NAME [--admission MAX_CONNECTIONS]\n");
     return 2;
   }
   const std::string name = argv[1];  // pipe names are ASCII
   pipe_name.assign(name.begin(), name.end());
+  if (argc == 4) {
+    check_admission(std::atoi(argv[3]));
+    return failures == 0 ? 0 : 1;
+  }
   check_round_trip();
   check_pipelined();
   check_concurrent();
