@@ -80,9 +80,11 @@ TEST_CASE("a reprovision that fails after the TPM challenge keeps the hub key of
   CHECK(persisted_key_signature(world) == before);
   ctl_token_passes_hub_check(world, status);
 
-  // The backoff's next attempt is assigned: the hub key DPS gave it replaces the persisted one.
+  // The backoff's next attempt is assigned: the hub key DPS gave it replaces the persisted one. The 503
+  // named a Retry-After of 1 s, so that attempt comes 1 s plus a share of the throttle spread (a minute,
+  // dps::throttle_spread) after the failure: up to 61 s, hence the bound.
   const auto again = world.wait_for(
-      [](const json& s) { return s["state"] == "provisioned" && s["lastAttempt"]["outcome"] == "assigned"; }, 60s,
+      [](const json& s) { return s["state"] == "provisioned" && s["lastAttempt"]["outcome"] == "assigned"; }, 120s,
       "the next attempt assigned");
   CHECK(again["attempts"] == 3);
   CHECK(challenges(world, tpm.registration_id) == 3);
