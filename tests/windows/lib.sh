@@ -70,6 +70,49 @@ need_linux_bin() {
   done
 }
 
+# pipe_config DIR ID_SCOPE PIPE [IPC_LINES]: writes $drive_c/DIR/config.toml for `edgeprovd.exe --console`
+# serving PIPE, for the scenarios that exercise the pipe and the service, not provisioning: TPM
+# attestation with a swtpm TCTI nobody listens on, the state in C:\DIR\state. IPC_LINES (TOML) go under
+# [edgeprov.ipc]. The directory must exist.
+pipe_config() {
+  cat > "$drive_c/$1/config.toml" <<TOML
+[provisioning]
+source = "dps"
+global_endpoint = "https://127.0.0.1:8443/"
+id_scope = "$2"
+[provisioning.attestation]
+method = "tpm"
+[tpm]
+tcti = "swtpm:host=127.0.0.1,port=2321"
+[edgeprov.ipc]
+endpoint = '$3'
+${4:-}
+[edgeprov.state]
+dir = 'C:\\$1\\state'
+TOML
+}
+
+# start_console CONFIG PIPE LOG [settled]: starts `edgeprovd.exe --console --config CONFIG` in the
+# background (daemon: its pid; an EXIT trap kills it unless the scenario stops it) and waits up to 30 s
+# until edgeprovctl.exe answers status on PIPE; with `settled`, also until the state has left
+# `starting`. Sets status (the last answer, "" if none) and answered (1 once any answer came).
+start_console() {
+  "$wine_run" "$EDGEPROV_WIN_BIN/edgeprovd.exe" --console --config "$1" >"$3" 2>&1 &
+  daemon=$!
+  trap 'kill $daemon 2>/dev/null; wait $daemon 2>/dev/null' EXIT
+  status= answered=
+  for _ in $(seq 60); do
+    # Exit code 3 is "running, not provisioned": the answer is what counts here.
+    status=$(win "$EDGEPROV_WIN_BIN/edgeprovctl.exe" --endpoint "$2" --json status 2>/dev/null) || true
+    if [ -n "$status" ]; then
+      answered=1
+      [ "${4:-}" = settled ] && [ "$(json_field "$status" state)" = starting ] || break
+    fi
+    kill -0 "$daemon" 2>/dev/null || break
+    sleep 0.5
+  done
+}
+
 # stop PID [SIGNAL]: SIGTERM (or SIGNAL: INT for edgeprovd.exe --console, as Ctrl+C), up to 20 s for the
 # process to end, then SIGKILL; reaps it.
 stop() {

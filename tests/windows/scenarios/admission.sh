@@ -10,34 +10,11 @@
 pipe='\\.\pipe\edgeprov-admission-'$$
 dir=$drive_c/edgeprov-admission-test
 rm -rf "$dir" && mkdir -p "$dir"
-cat > "$dir/config.toml" <<TOML
-[provisioning]
-source = "dps"
-global_endpoint = "https://127.0.0.1:8443/"
-id_scope = "0ne0000ADMN"
-[provisioning.attestation]
-method = "tpm"
-[tpm]
-tcti = "swtpm:host=127.0.0.1,port=2321"
-[edgeprov.ipc]
-endpoint = '$pipe'
-max_connections = 8
-admin_reserved_connections = 1
-[edgeprov.state]
-dir = 'C:\edgeprov-admission-test\state'
-TOML
+pipe_config edgeprov-admission-test 0ne0000ADMN "$pipe" "max_connections = 8
+admin_reserved_connections = 1"
 config='C:\edgeprov-admission-test\config.toml'
 
-"$wine_run" "$EDGEPROV_WIN_BIN/edgeprovd.exe" --console --config "$config" >"$dir/daemon.log" 2>&1 &
-daemon=$!
-trap 'kill $daemon 2>/dev/null; wait $daemon 2>/dev/null' EXIT
-status=
-for _ in $(seq 60); do
-  status=$(win "$EDGEPROV_WIN_BIN/edgeprovctl.exe" --endpoint "$pipe" --json status 2>/dev/null) || true
-  [ -n "$status" ] && break
-  kill -0 $daemon 2>/dev/null || break
-  sleep 0.5
-done
+start_console "$config" "$pipe" "$dir/daemon.log"
 expect "edgeprovctl.exe status is answered over $pipe" test -n "$status"
 
 out=$(timeout 120 "$wine_run" "$EDGEPROV_WIN_TESTS/pipe_probe.exe" "$pipe" --admission 8 2>&1) && rc=0 || rc=$?

@@ -9,22 +9,8 @@ pipe='\\.\pipe\edgeprov-principals-'$$
 dir=$drive_c/edgeprov-principals-test
 config='C:\edgeprov-principals-test\config.toml'
 rm -rf "$dir" && mkdir -p "$dir"
-write_config() {  # write_config TOML-ARRAY: the identity_principals line
-  cat > "$dir/config.toml" <<TOML
-[provisioning]
-source = "dps"
-global_endpoint = "https://127.0.0.1:8443/"
-id_scope = "0ne0000IDPR"
-[provisioning.attestation]
-method = "tpm"
-[tpm]
-tcti = "swtpm:host=127.0.0.1,port=2321"
-[edgeprov.ipc]
-endpoint = '$pipe'
-identity_principals = $1
-[edgeprov.state]
-dir = 'C:\edgeprov-principals-test\state'
-TOML
+write_config() {  # write_config TOML-ARRAY: the identity_principals list
+  pipe_config edgeprov-principals-test 0ne0000IDPR "$pipe" "identity_principals = $1"
 }
 
 write_config "['no-such-account-edgeprov']"
@@ -38,16 +24,7 @@ expect "and the fix" contains <(echo "$out") "create the account, write it as DO
 
 user=$(win cmd.exe /c 'echo %USERNAME%' 2>/dev/null | tr -d '\r')
 write_config "['Users', 'BUILTIN\\Administrators', '$user']"
-"$wine_run" "$EDGEPROV_WIN_BIN/edgeprovd.exe" --console --config "$config" >"$dir/daemon.log" 2>&1 &
-daemon=$!
-trap 'kill $daemon 2>/dev/null; wait $daemon 2>/dev/null' EXIT
-status=
-for _ in $(seq 60); do
-  status=$(win "$EDGEPROV_WIN_BIN/edgeprovctl.exe" --endpoint "$pipe" --json status 2>/dev/null) || true
-  [ -n "$status" ] && break
-  kill -0 $daemon 2>/dev/null || break
-  sleep 0.5
-done
+start_console "$config" "$pipe" "$dir/daemon.log"
 expect "with Users, BUILTIN\\Administrators and the current account ($user), edgeprovd.exe starts and answers" \
   test -n "$status"
 interrupt $daemon

@@ -6,43 +6,17 @@
 pipe='\\.\pipe\edgeprov-test-'$$
 dir=$drive_c/edgeprov-pipe-test
 rm -rf "$dir" && mkdir -p "$dir"
-cat > "$dir/config.toml" <<TOML
-[provisioning]
-source = "dps"
-global_endpoint = "https://127.0.0.1:8443/"
-id_scope = "0ne0000PIPE"
-[provisioning.attestation]
-method = "tpm"
-[tpm]
-tcti = "swtpm:host=127.0.0.1,port=2321"
-[edgeprov.ipc]
-endpoint = '$pipe'
-[edgeprov.state]
-dir = 'C:\edgeprov-pipe-test\state'
-TOML
+pipe_config edgeprov-pipe-test 0ne0000PIPE "$pipe"
 config='C:\edgeprov-pipe-test\config.toml'
 
-"$wine_run" "$EDGEPROV_WIN_BIN/edgeprovd.exe" --console --config "$config" >"$dir/first.log" 2>&1 &
-daemon=$!
-trap 'kill $daemon 2>/dev/null; wait $daemon 2>/dev/null' EXIT
-
-field() { python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(eval("d"+sys.argv[2]))' "$status" "$1" 2>/dev/null; }
-status= answered=
-for _ in $(seq 60); do
-  # Exit code 3 is "running, not provisioned": the answer is what counts here.
-  status=$(win "$EDGEPROV_WIN_BIN/edgeprovctl.exe" --endpoint "$pipe" --json status 2>/dev/null) || true
-  [ -n "$status" ] && answered=1
-  # The pipe answers from the start; the state leaves "starting" once the TPM has answered or failed.
-  [ -n "$status" ] && [ "$(field '["state"]')" != starting ] && break
-  kill -0 $daemon 2>/dev/null || break
-  sleep 0.5
-done
+# The pipe answers from the start; the state leaves "starting" once the TPM has answered or failed.
+start_console "$config" "$pipe" "$dir/first.log" settled
 expect "edgeprovctl.exe status is answered over $pipe" test -n "$answered"
 # No TPM listens at the configured swtpm port: the service is trying, or waiting to try again.
-state=$(field '["state"]')
+state=$(json_field "$status" state)
 expect "the state is provisioning or retrying (got $state)" test "$state" = provisioning -o "$state" = retrying
-expect "the id scope is the configured one" test "$(field '["provisioning"]["idScope"]')" = 0ne0000PIPE
-expect "the tcti is the configured one" test "$(field '["tpm"]["tcti"]')" = "swtpm:host=127.0.0.1,port=2321"
+expect "the id scope is the configured one" test "$(json_field "$status" provisioning.idScope)" = 0ne0000PIPE
+expect "the tcti is the configured one" test "$(json_field "$status" tpm.tcti)" = "swtpm:host=127.0.0.1,port=2321"
 
 out=$(timeout 120 "$wine_run" "$EDGEPROV_WIN_TESTS/pipe_probe.exe" "$pipe" 2>&1) && rc=0 || rc=$?
 echo "$out" | sed 's/^/  pipe_probe: /'
